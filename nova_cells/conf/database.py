@@ -1,0 +1,59 @@
+"""``[api_database]`` and ``[database]``: the two databases a node talks to.
+
+Each group gets its *own copy* of oslo.db's options: a shared option object
+would let a default set on one group leak into the other. Both default to a
+SQLite file under ``state_path`` so nothing needs configuring to try it.
+"""
+
+import copy
+
+from oslo_config import cfg
+from oslo_db import options as oslo_db_options
+
+from nova_cells.conf import paths
+
+API_DATABASE_GROUP = cfg.OptGroup(
+    'api_database',
+    title='API database options',
+    help='The API database holds the cell, host and instance mappings. '
+         'One per deployment, used by API-level services.')
+
+DATABASE_GROUP = cfg.OptGroup(
+    'database',
+    title='Main (cell) database options',
+    help='The main database of the local cell. Its pool and retry '
+         'settings are also used for every cell database reached by '
+         'targeting a cell; its slave_connection never is.')
+
+DEFAULT_API_CONNECTION = 'sqlite:///' + paths.state_path_def(
+    'nova_cells_api.sqlite')
+DEFAULT_MAIN_CONNECTION = 'sqlite:///' + paths.state_path_def(
+    'nova_cells.sqlite')
+
+
+def _copy_oslo_db_opts(default_connection: str) -> list:
+    opts = []
+    for opt in oslo_db_options.database_opts:
+        opt = copy.deepcopy(opt)
+        if opt.dest == 'connection':
+            opt.default = default_connection
+            opt.secret = True
+        if opt.dest == 'slave_connection':
+            opt.secret = True
+        opts.append(opt)
+    return opts
+
+
+api_db_opts = _copy_oslo_db_opts(DEFAULT_API_CONNECTION)
+db_opts = _copy_oslo_db_opts(DEFAULT_MAIN_CONNECTION)
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(API_DATABASE_GROUP)
+    conf.register_opts(api_db_opts, group=API_DATABASE_GROUP)
+    conf.register_group(DATABASE_GROUP)
+    conf.register_opts(db_opts, group=DATABASE_GROUP)
+
+
+def list_opts():
+    return {API_DATABASE_GROUP: api_db_opts, DATABASE_GROUP: db_opts}

@@ -1,0 +1,12 @@
+"""Entry point for ``oslo-config-generator --namespace nova_cells``."""
+
+from nova_cells import conf
+
+
+def list_opts():
+    """Return ``[(group, [opts])]`` for every nova_cells option group."""
+    merged = {}
+    for module in conf.OPTION_MODULES:
+        for group, opts in module.list_opts().items():
+            merged.setdefault(group, []).extend(opts)
+    return list(merged.items())

@@ -1,0 +1,285 @@
+"""The registry of per-cell engine facades and messaging transports.
+
+A targeted :class:`~nova_cells.context.RequestContext` carries opaque *keys*
+(``db_connection``, ``mq_connection``), never URLs: the registry maps a key
+to the URL it was derived from and to the oslo.db facade or oslo.messaging
+transport built for it.
+
+* Keys derive from the URL (a keyed BLAKE2 digest with a per-process salt),
+  so one URL always gets one key and one facade in this process, and a cell
+  whose URL changes is routed to the new endpoint on its next targeting with
+  no restart. The salt means a key reveals nothing about the URL.
+* Facades and transports are created on first use under a lock, so fifty
+  threads targeting a new cell at once build exactly one.
+* A cell's facade takes ``[database]`` pool and retry settings but never its
+  ``slave_connection``: that names the *local* replica, and using it would
+  send a cell's replica reads to the wrong database.
+* :meth:`ConnectionRegistry.dispose_database` drops a facade and closes its
+  pool; a context still holding the key simply gets a fresh facade for the
+  same URL, so disposal is always safe.
+"""
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy
+from oslo_config import cfg
+from oslo_db.sqlalchemy import enginefacade
+
+from nova_cells import exception
+from nova_cells.db.sqlalchemy import sqlite as sqlite_tuning
+from nova_cells.masking import mask_url
+
+LOG = logging.getLogger(__name__)
+
+#: ``mq_connection`` of a context targeted at a cell with no message queue
+#: (cell0, ``none:///``). RPC through it is refused, never sent elsewhere.
+NO_TRANSPORT_KEY = 'mq-none'
+
+_DB_KEY_PREFIX = 'db-'
+_MQ_KEY_PREFIX = 'mq-'
+
+# [database] options that must not follow the local node into a cell.
+_LOCAL_ONLY_OPTIONS = frozenset({'connection', 'slave_connection'})
+
+
+def has_no_transport(transport_url: str | None) -> bool:
+    """True when a cell's transport URL says it has no message queue."""
+    return transport_url is not None and transport_url.startswith('none:')
+
+
+def _facade_settings(group: Any, *, keep_local: bool) -> dict:
+    settings = {}
+    for name, value in group.items():
+        if not keep_local and name in _LOCAL_ONLY_OPTIONS:
+            continue
+        settings[name] = value
+    # Foreign keys are part of the schema's contract on every backend.
+    settings['sqlite_fk'] = True
+    return settings
+
+
+def _ensure_sqlite_directory(url: str) -> None:
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() == 'sqlite' and parsed.database and (
+            parsed.database != ':memory:'):
+        directory = os.path.dirname(os.path.abspath(parsed.database))
+        os.makedirs(directory, exist_ok=True)
+
+
+def _default_transport_factory(conf: cfg.ConfigOpts, url: str):
+    import oslo_messaging  # imported late: DB-only users never pay for it
+
+    return oslo_messaging.get_rpc_transport(conf, url=url)
+
+
+class ConnectionRegistry:
+    """Keys, facades and transports for every database and queue in use."""
+
+    def __init__(self, conf: cfg.ConfigOpts | None = None,
+                 transport_factory: Callable | None = None):
+        self._conf = conf if conf is not None else cfg.CONF
+        self._transport_factory = (transport_factory or
+                                   _default_transport_factory)
+        self._lock = threading.Lock()
+        self._salt = os.urandom(16)
+        self._key_by_url: dict[tuple[str, str], str] = {}
+        self._url_by_key: dict[str, str] = {}
+        self._facades: dict[str, Any] = {}
+        self._transports: dict[str, Any] = {}
+        self._api_facade = None
+        self._main_facade = None
+
+    # -- configuration -------------------------------------------------
+    def configure(self, conf: cfg.ConfigOpts | None = None,
+                  transport_factory: Callable | None = None) -> None:
+        """Point the registry at ``conf`` and forget every facade.
+
+        Called by :func:`nova_cells.config.parse_args` and by test fixtures;
+        existing pools are disposed so no connection outlives its config.
+        """
+        self.dispose_all()
+        if conf is not None:
+            self._conf = conf
+        if transport_factory is not None:
+            self._transport_factory = transport_factory
+
+    @property
+    def conf(self) -> cfg.ConfigOpts:
+        return self._conf
+
+    # -- keys ----------------------------------------------------------
+    def _derive_key(self, prefix: str, url: str) -> str:
+        digest = hashlib.blake2b(url.encode('utf-8'), key=self._salt,
+                                 digest_size=12).hexdigest()
+        return prefix + digest
+
+    def _register(self, prefix: str, url: str) -> str:
+        key = self._key_by_url.get((prefix, url))
+        if key is not None:
+            return key
+        with self._lock:
+            key = self._key_by_url.get((prefix, url))
+            if key is None:
+                key = self._derive_key(prefix, url)
+                self._url_by_key[key] = url
+                self._key_by_url[(prefix, url)] = key
+        return key
+
+    def database_key(self, url: str, cell: str = 'local') -> str:
+        """Return the key for a database URL, validating it the first time.
+
+        :raises InvalidCellURL: naming ``cell`` with the password masked.
+        """
+        key = self._key_by_url.get((_DB_KEY_PREFIX, url))
+        if key is not None:
+            return key
+        self._validate_database_url(url, cell)
+        return self._register(_DB_KEY_PREFIX, url)
+
+    def transport_key(self, url: str, cell: str = 'local') -> str:
+        """Return the key for a transport URL (cell0's ``none:`` included)."""
+        if has_no_transport(url):
+            return NO_TRANSPORT_KEY
+        key = self._key_by_url.get((_MQ_KEY_PREFIX, url))
+        if key is not None:
+            return key
+        if not url or '://' not in url:
+            raise exception.InvalidCellURL(
+                cell=cell, kind='transport', url=mask_url(url),
+                reason='expected driver://[user:password@]host[:port]/')
+        return self._register(_MQ_KEY_PREFIX, url)
+
+    @staticmethod
+    def _validate_database_url(url: str, cell: str) -> None:
+        try:
+            parsed = sqlalchemy.engine.make_url(url)
+            parsed.get_dialect()
+        except Exception as error:  # ArgumentError, NoSuchModuleError, ...
+            raise exception.InvalidCellURL(
+                cell=cell, kind='database', url=mask_url(url),
+                reason=type(error).__name__) from None
+
+    def url_for_key(self, key: str) -> str:
+        """The URL behind a key; for internal use, never for display."""
+        try:
+            return self._url_by_key[key]
+        except KeyError:
+            raise exception.NotFound(
+                'No connection is registered under key %s; was the context '
+                'targeted in another process?' % key) from None
+
+    # -- database facades ----------------------------------------------
+    def _new_facade(self, url: str, settings: dict):
+        facade = enginefacade.transaction_context()
+        facade.configure(**dict(settings, connection=url))
+        facade.append_on_engine_create(sqlite_tuning.tune_engine)
+        return facade
+
+    def context_manager(self, key: str):
+        """The facade for a database key, created on first use."""
+        facade = self._facades.get(key)
+        if facade is not None:
+            return facade
+        url = self.url_for_key(key)
+        with self._lock:
+            facade = self._facades.get(key)
+            if facade is None:
+                facade = self._new_facade(url, _facade_settings(
+                    self._conf.database, keep_local=False))
+                self._facades[key] = facade
+                LOG.debug('Created database facade %s for %s', key,
+                          mask_url(url))
+        return facade
+
+    def _local_facade(self, attribute: str, group_name: str):
+        facade = getattr(self, attribute)
+        if facade is not None:
+            return facade
+        with self._lock:
+            facade = getattr(self, attribute)
+            if facade is None:
+                group = getattr(self._conf, group_name)
+                _ensure_sqlite_directory(group.connection)
+                facade = self._new_facade(
+                    group.connection, _facade_settings(group,
+                                                       keep_local=True))
+                setattr(self, attribute, facade)
+        return facade
+
+    def api_context_manager(self):
+        """The API database facade, from ``[api_database]``."""
+        return self._local_facade('_api_facade', 'api_database')
+
+    def main_context_manager(self):
+        """The local main database facade, from ``[database]``."""
+        return self._local_facade('_main_facade', 'database')
+
+    def facade_count(self) -> int:
+        """Cell facades currently held (the local two are not counted)."""
+        return len(self._facades)
+
+    # -- transports ----------------------------------------------------
+    def transport(self, key: str):
+        """The messaging transport for a key, created on first use."""
+        if key == NO_TRANSPORT_KEY:
+            raise exception.CellNotTargetable(
+                cell='(no message queue)',
+                reason='its transport_url is none:///, so it has no '
+                       'message queue to send to')
+        transport = self._transports.get(key)
+        if transport is not None:
+            return transport
+        url = self.url_for_key(key)
+        with self._lock:
+            transport = self._transports.get(key)
+            if transport is None:
+                transport = self._transport_factory(self._conf, url)
+                self._transports[key] = transport
+                LOG.debug('Created transport %s for %s', key, mask_url(url))
+        return transport
+
+    # -- disposal --------------------------------------------------------
+    def dispose_database(self, key: str) -> bool:
+        """Close a cell facade's pool and forget it; True if one existed."""
+        with self._lock:
+            facade = self._facades.pop(key, None)
+        if facade is None:
+            return False
+        facade.dispose_pool()
+        return True
+
+    def dispose_transport(self, key: str) -> bool:
+        """Clean up a cell transport and forget it; True if one existed."""
+        with self._lock:
+            transport = self._transports.pop(key, None)
+        if transport is None:
+            return False
+        transport.cleanup()
+        return True
+
+    def dispose_all(self) -> None:
+        """Dispose every facade and transport, the local ones included."""
+        with self._lock:
+            facades = list(self._facades.values())
+            facades += [f for f in (self._api_facade, self._main_facade)
+                        if f is not None]
+            transports = list(self._transports.values())
+            self._facades.clear()
+            self._transports.clear()
+            self._api_facade = self._main_facade = None
+        for facade in facades:
+            facade.dispose_pool()
+        for transport in transports:
+            transport.cleanup()
+
+
+REGISTRY = ConnectionRegistry()
+
+
+def get_registry() -> ConnectionRegistry:
+    return REGISTRY

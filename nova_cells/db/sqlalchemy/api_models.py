@@ -1,0 +1,73 @@
+"""Tables of the API database: where every cell, host and instance lives.
+
+Column names and types follow Nova's API database so that a database Nova
+created can be adopted and read as it is.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from nova_cells.db.sqlalchemy import model_base
+
+
+class ApiBase(orm.DeclarativeBase, model_base.ModelMixin):
+    metadata = model_base.new_metadata()
+
+
+class CellMapping(ApiBase, model_base.TimestampMixin):
+    """A cell: how to reach its main database and its message queue."""
+
+    __tablename__ = 'cell_mappings'
+    __table_args__ = (sa.UniqueConstraint('uuid'),)
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)
+    uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36), nullable=False)
+    name: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    transport_url: orm.Mapped[str] = orm.mapped_column(
+        sa.Text, nullable=False)
+    database_connection: orm.Mapped[str] = orm.mapped_column(
+        sa.Text, nullable=False)
+    disabled: orm.Mapped[bool | None] = orm.mapped_column(
+        sa.Boolean, default=False, server_default=sa.false())
+
+
+class InstanceMapping(ApiBase, model_base.TimestampMixin):
+    """Which cell an instance lives in (none yet while it is scheduled)."""
+
+    __tablename__ = 'instance_mappings'
+    __table_args__ = (
+        sa.UniqueConstraint('instance_uuid'),
+        sa.Index(None, 'project_id'),
+        sa.Index(None, 'user_id'),
+        sa.Index(None, 'cell_id'),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)
+    instance_uuid: orm.Mapped[str] = orm.mapped_column(
+        sa.String(36), nullable=False)
+    cell_id: orm.Mapped[int | None] = orm.mapped_column(
+        sa.Integer, sa.ForeignKey('cell_mappings.id'), nullable=True)
+    project_id: orm.Mapped[str] = orm.mapped_column(
+        sa.String(255), nullable=False)
+    user_id: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(255), nullable=True)
+    queued_for_delete: orm.Mapped[bool | None] = orm.mapped_column(
+        sa.Boolean, default=False, server_default=sa.false())
+
+    cell_mapping: orm.Mapped[CellMapping | None] = orm.relationship(
+        CellMapping, lazy='raise')
+
+
+class HostMapping(ApiBase, model_base.TimestampMixin):
+    """Which cell a compute host belongs to."""
+
+    __tablename__ = 'host_mappings'
+    __table_args__ = (sa.UniqueConstraint('host'),)
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)
+    cell_id: orm.Mapped[int] = orm.mapped_column(
+        sa.Integer, sa.ForeignKey('cell_mappings.id'), nullable=False)
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255), nullable=False)
+
+    cell_mapping: orm.Mapped[CellMapping] = orm.relationship(
+        CellMapping, lazy='raise')
