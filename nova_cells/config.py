@@ -1,0 +1,33 @@
+"""The single initialization entry point for services, tools and library
+users: parse configuration, set up logging, point the connection registry
+at the configured databases."""
+
+from oslo_log import log as logging
+
+from nova_cells import connections
+from nova_cells.conf import CONF
+
+_LOGGING_REGISTERED = False
+
+
+def _register_logging_options() -> None:
+    global _LOGGING_REGISTERED
+    if not _LOGGING_REGISTERED:
+        logging.register_options(CONF)
+        _LOGGING_REGISTERED = True
+
+
+def parse_args(argv: list[str], default_config_files: list[str] | None = None,
+               configure_logging: bool = True) -> None:
+    """Parse ``argv`` (``argv[0]`` is the program) into ``CONF`` and set up.
+
+    ``default_config_files=None`` lets oslo.config look in its usual places
+    (``/etc/nova_cells/nova_cells.conf`` and friends); with no file at all
+    every database defaults to SQLite under ``state_path``.
+    """
+    _register_logging_options()
+    CONF(argv[1:], project='nova_cells',
+         default_config_files=default_config_files)
+    if configure_logging:
+        logging.setup(CONF, 'nova_cells')
+    connections.get_registry().configure(CONF)
