@@ -53,11 +53,16 @@ def has_no_transport(transport_url: str | None) -> bool:
 
 
 def _facade_settings(group: Any, *, keep_local: bool) -> dict:
-    settings = {}
-    for name, value in group.items():
-        if not keep_local and name in _LOCAL_ONLY_OPTIONS:
-            continue
-        settings[name] = value
+    """oslo.db ``configure()`` arguments from an option group.
+
+    Every key is given explicitly: oslo.db falls back to the global
+    ``[database]`` for any key left unset, which for a cell would bring the
+    local ``slave_connection`` back in.
+    """
+    settings = dict(group.items())
+    if not keep_local:
+        for name in _LOCAL_ONLY_OPTIONS:
+            settings[name] = None
     # Foreign keys are part of the schema's contract on every backend.
     settings['sqlite_fk'] = True
     return settings

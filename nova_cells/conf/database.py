@@ -2,7 +2,9 @@
 
 Each group gets its *own copy* of oslo.db's options: a shared option object
 would let a default set on one group leak into the other. Both default to a
-SQLite file under ``state_path`` so nothing needs configuring to try it.
+SQLite file under ``state_path`` (``$state_path/nova_cells_api.sqlite`` and
+``$state_path/nova_cells.sqlite``) so nothing needs configuring to try it;
+``connection`` is a secret option in both.
 """
 
 import copy
@@ -31,28 +33,27 @@ DEFAULT_MAIN_CONNECTION = 'sqlite:///' + paths.state_path_def(
     'nova_cells.sqlite')
 
 
-def _copy_oslo_db_opts(default_connection: str) -> list:
-    opts = []
-    for opt in oslo_db_options.database_opts:
-        opt = copy.deepcopy(opt)
-        if opt.dest == 'connection':
-            opt.default = default_connection
-            opt.secret = True
-        if opt.dest == 'slave_connection':
-            opt.secret = True
-        opts.append(opt)
-    return opts
+def _copy_oslo_db_opts() -> list:
+    # Unmodified copies: oslo.db registers its own option objects under
+    # [database] of the global CONF when an engine starts, which only
+    # succeeds if what is registered there is equal to them. Defaults are
+    # therefore set on the ConfigOpts (register_opts), not on the options.
+    return [copy.deepcopy(opt) for opt in oslo_db_options.database_opts]
 
 
-api_db_opts = _copy_oslo_db_opts(DEFAULT_API_CONNECTION)
-db_opts = _copy_oslo_db_opts(DEFAULT_MAIN_CONNECTION)
+api_db_opts = _copy_oslo_db_opts()
+db_opts = _copy_oslo_db_opts()
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_group(API_DATABASE_GROUP)
     conf.register_opts(api_db_opts, group=API_DATABASE_GROUP)
+    conf.set_default('connection', DEFAULT_API_CONNECTION,
+                     group=API_DATABASE_GROUP)
     conf.register_group(DATABASE_GROUP)
     conf.register_opts(db_opts, group=DATABASE_GROUP)
+    conf.set_default('connection', DEFAULT_MAIN_CONNECTION,
+                     group=DATABASE_GROUP)
 
 
 def list_opts():

@@ -1,0 +1,45 @@
+# Two commands matter: `make demo` runs the main job on the embedded SQLite
+# default; `make test` runs the whole test suite. Each builds .venv first.
+
+PYTHON ?= python3
+VENV ?= .venv
+VENV_PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_STATE ?= $(CURDIR)/.state/demo
+
+.PHONY: venv demo test unit functional lint sample-config bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt test-requirements.txt setup.cfg
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
+	$(VENV_PYTHON) -m pip install --quiet -r requirements.txt -r test-requirements.txt
+	$(VENV_PYTHON) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	NOVA_CELLS_STATE_PATH=$(DEMO_STATE) $(VENV_PYTHON) -m nova_cells.demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check nova_cells benchmarks
+	$(VENV_PYTHON) -m pytest -q nova_cells/tests
+
+unit: $(STAMP)
+	$(VENV_PYTHON) -m pytest -q nova_cells/tests/unit
+
+functional: $(STAMP)
+	$(VENV_PYTHON) -m pytest -q nova_cells/tests/functional
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check nova_cells benchmarks
+
+sample-config: $(STAMP)
+	$(VENV)/bin/oslo-config-generator --namespace nova_cells \
+		--output-file etc/nova_cells.conf.sample
+
+bench: $(STAMP)
+	$(VENV_PYTHON) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .state

@@ -1,0 +1,351 @@
+"""The consolidated DB API: one function picks the engine facade.
+
+:func:`get_context_manager` is the only place that decides which database a
+call reaches. ``database='api'`` always means the API database;
+``database='main'`` means the cell the context is targeted at, else the
+local ``[database]``. Everything else (engines, sessions, the decorators,
+the main-DB functions below) goes through it, so a function written once is
+routed per call by the context it is given.
+
+Main-DB functions take the context first and return ORM rows that are safe
+to read after the transaction (``expire_on_commit`` is off).
+"""
+
+import functools
+import uuid as uuid_lib
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from oslo_db import exception as db_exception
+from oslo_utils import timeutils
+
+from nova_cells import connections
+from nova_cells import exception
+from nova_cells.db.sqlalchemy import models
+from nova_cells.db.sqlalchemy import pagination
+
+DATABASES = ('main', 'api')
+
+
+def get_context_manager(context: Any = None, database: str = 'main'):
+    """The oslo.db transaction context manager for ``database``.
+
+    Routing precedence: ``'api'`` is the API database whatever the context
+    says; ``'main'`` is the context's targeted cell, else the local one.
+    """
+    registry = connections.get_registry()
+    if database == 'main':
+        key = getattr(context, 'db_connection', None)
+        if key is not None:
+            return registry.context_manager(key)
+        return registry.main_context_manager()
+    if database == 'api':
+        return registry.api_context_manager()
+    raise exception.InvalidDatabaseName(database=database)
+
+
+def get_engine(use_slave: bool = False, context: Any = None,
+               database: str = 'main') -> sa.engine.Engine:
+    """The engine :func:`get_context_manager` selects (reader if slave)."""
+    manager = get_context_manager(context, database)
+    return (manager.reader if use_slave else manager.writer).get_engine()
+
+
+def get_session(use_slave: bool = False, context: Any = None,
+                database: str = 'main', **kwargs: Any):
+    """A new ORM session on the engine :func:`get_context_manager` picks."""
+    manager = get_context_manager(context, database)
+    maker = (manager.reader if use_slave else manager.writer)
+    return maker.get_sessionmaker()(**kwargs)
+
+
+def _transactional(database: str, writer: bool) -> Callable:
+    def decorator(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(context, *args, **kwargs):
+            manager = get_context_manager(context, database)
+            mode = manager.writer if writer else manager.reader
+            with mode.using(context):
+                return function(context, *args, **kwargs)
+        return wrapper
+    return decorator
+
+
+#: Run a function in a reader/writer transaction on the context's main DB.
+main_reader = _transactional('main', writer=False)
+main_writer = _transactional('main', writer=True)
+#: The same on the API database (for the mapping objects' DB halves).
+api_reader = _transactional('api', writer=False)
+api_writer = _transactional('api', writer=True)
+
+
+def _read_deleted_clause(model, read_deleted: str):
+    if read_deleted == 'no':
+        return model.deleted == 0
+    if read_deleted == 'only':
+        return model.deleted != 0
+    return sa.true()
+
+
+def _checked_values(model, values: dict, forbidden=('id',)) -> dict:
+    columns = model.__table__.columns
+    unknown = sorted(k for k in values if k not in columns or k in forbidden)
+    if unknown:
+        raise exception.Invalid('Unknown or read-only %s field(s): %s' % (
+            model.__tablename__, ', '.join(unknown)))
+    return dict(values)
+
+
+# -- instances -------------------------------------------------------------
+
+@main_writer
+def instance_create(context, values: dict) -> models.Instance:
+    """Create an instance in the context's cell; its uuid is kept or made.
+
+    :raises InstanceExists: an instance with that uuid is already there.
+    """
+    values = _checked_values(models.Instance, values)
+    values.setdefault('uuid', str(uuid_lib.uuid4()))
+    instance = models.Instance(**values)
+    try:
+        context.session.add(instance)
+        context.session.flush()
+    except db_exception.DBDuplicateEntry:
+        raise exception.InstanceExists(uuid=values['uuid']) from None
+    return instance
+
+
+def _instance_by_uuid(context, uuid: str,
+                      read_deleted: str | None = None) -> models.Instance:
+    statement = sa.select(models.Instance).where(
+        models.Instance.uuid == uuid,
+        _read_deleted_clause(models.Instance,
+                             read_deleted or context.read_deleted))
+    instance = context.session.execute(statement).scalar_one_or_none()
+    if instance is None:
+        raise exception.InstanceNotFound(instance_id=uuid)
+    return instance
+
+
+@main_reader
+def instance_get_by_uuid(context, uuid: str) -> models.Instance:
+    """:raises InstanceNotFound: not in the context's cell (or deleted and
+    the context does not read deleted rows)."""
+    return _instance_by_uuid(context, uuid)
+
+
+_INSTANCE_FILTERS = frozenset(models.Instance.__table__.columns.keys())
+
+
+def _instance_filter_clauses(context, filters: dict) -> list:
+    filters = dict(filters or {})
+    clauses = []
+    deleted = filters.pop('deleted', None)
+    if deleted is None:
+        clauses.append(_read_deleted_clause(models.Instance,
+                                            context.read_deleted))
+    else:
+        clauses.append(models.Instance.deleted != 0 if deleted
+                       else models.Instance.deleted == 0)
+    unknown = sorted(set(filters) - _INSTANCE_FILTERS)
+    if unknown:
+        raise exception.Invalid('Unknown instance filter(s): %s' %
+                                ', '.join(unknown))
+    for name, value in sorted(filters.items()):
+        column = models.Instance.__table__.columns[name]
+        if isinstance(value, (list, tuple, set, frozenset)):
+            clauses.append(column.in_(list(value)))
+        elif value is None:
+            clauses.append(column.is_(None))
+        else:
+            clauses.append(column == value)
+    return clauses
+
+
+@main_reader
+def instance_get_all_by_filters(
+        context, filters: dict | None = None,
+        sort_keys: Sequence[str] | None = None,
+        sort_dirs: Sequence[str] | None = None,
+        limit: int | None = None, marker: str | None = None, *,
+        after: Sequence[Any] | None = None) -> list[models.Instance]:
+    """One page of the context cell's instances, in a total order.
+
+    ``filters`` match columns exactly (a list means any of); ``deleted``
+    (bool) overrides the context's ``read_deleted``. The sort always ends
+    with ``uuid`` so pages never overlap or skip rows, on one database or
+    merged across cells. ``marker`` is the uuid of the last instance of the
+    previous page (:exc:`MarkerNotFound` if this cell lacks it); ``after``
+    is that instance's sort values instead, for callers that found the
+    marker in another cell.
+    """
+    order = pagination.SortOrder.build(sort_keys, sort_dirs)
+    if limit is not None and limit < 0:
+        raise exception.Invalid('limit must not be negative, got %d' % limit)
+    statement = sa.select(models.Instance).where(
+        *_instance_filter_clauses(context, filters))
+    if marker is not None and after is None:
+        marker_row = context.session.execute(
+            sa.select(models.Instance).where(models.Instance.uuid == marker)
+        ).scalar_one_or_none()
+        if marker_row is None:
+            raise exception.MarkerNotFound(marker=marker)
+        after = order.values_of(marker_row)
+    if after is not None:
+        statement = statement.where(order.after_clause(after))
+    dialect = context.session.get_bind().dialect.name
+    statement = statement.order_by(*order.order_by(dialect))
+    if limit is not None:
+        statement = statement.limit(limit)
+    return list(context.session.execute(statement).scalars())
+
+
+@main_reader
+def instance_count(context, filters: dict | None = None) -> int:
+    """How many instances of the context's cell match ``filters``."""
+    statement = sa.select(sa.func.count(models.Instance.id)).where(
+        *_instance_filter_clauses(context, filters))
+    return context.session.execute(statement).scalar_one()
+
+
+@main_writer
+def instance_update(context, uuid: str, values: dict) -> models.Instance:
+    """Update a live instance and return it as stored.
+
+    The UPDATE runs first so a SQLite writer takes the write lock before it
+    reads, rather than upgrading a read lock (which deadlocks under load).
+    """
+    values = _checked_values(models.Instance, values,
+                             forbidden=('id', 'uuid'))
+    values.setdefault('updated_at', timeutils.utcnow())
+    result = context.session.execute(
+        sa.update(models.Instance.__table__).where(
+            models.Instance.uuid == uuid,
+            _read_deleted_clause(models.Instance, context.read_deleted)
+        ).values(**values))
+    if result.rowcount == 0:
+        raise exception.InstanceNotFound(instance_id=uuid)
+    instance = _instance_by_uuid(context, uuid, read_deleted='yes')
+    context.session.refresh(instance)
+    return instance
+
+
+@main_writer
+def instance_destroy(context, uuid: str) -> models.Instance:
+    """Soft-delete an instance (``deleted`` = its id) and return it."""
+    table = models.Instance.__table__
+    now = timeutils.utcnow()
+    result = context.session.execute(
+        sa.update(table).where(table.c.uuid == uuid, table.c.deleted == 0)
+        .values(deleted=table.c.id, deleted_at=now, updated_at=now))
+    if result.rowcount == 0:
+        raise exception.InstanceNotFound(instance_id=uuid)
+    instance = _instance_by_uuid(context, uuid, read_deleted='yes')
+    context.session.refresh(instance)
+    return instance
+
+
+# -- compute nodes ---------------------------------------------------------
+
+@main_writer
+def compute_node_create(context, values: dict) -> models.ComputeNode:
+    values = _checked_values(models.ComputeNode, values)
+    values.setdefault('uuid', str(uuid_lib.uuid4()))
+    node = models.ComputeNode(**values)
+    try:
+        context.session.add(node)
+        context.session.flush()
+    except db_exception.DBDuplicateEntry:
+        raise exception.Conflict(
+            'Compute node %s on host %s already exists.' % (
+                values.get('hypervisor_hostname'), values.get('host'))
+        ) from None
+    return node
+
+
+@main_reader
+def compute_node_get_all(context) -> list[models.ComputeNode]:
+    statement = sa.select(models.ComputeNode).where(
+        _read_deleted_clause(models.ComputeNode, context.read_deleted)
+    ).order_by(models.ComputeNode.id)
+    return list(context.session.execute(statement).scalars())
+
+
+@main_reader
+def compute_node_get_all_by_host(context,
+                                 host: str) -> list[models.ComputeNode]:
+    """:raises ComputeHostNotFound: no live compute node on ``host``."""
+    statement = sa.select(models.ComputeNode).where(
+        models.ComputeNode.host == host,
+        _read_deleted_clause(models.ComputeNode, context.read_deleted)
+    ).order_by(models.ComputeNode.id)
+    nodes = list(context.session.execute(statement).scalars())
+    if not nodes:
+        raise exception.ComputeHostNotFound(host=host)
+    return nodes
+
+
+@main_reader
+def compute_node_get_all_unmapped(context) -> list[models.ComputeNode]:
+    """Live compute nodes that host discovery has not mapped yet."""
+    statement = sa.select(models.ComputeNode).where(
+        models.ComputeNode.deleted == 0,
+        sa.or_(models.ComputeNode.mapped == 0,
+               models.ComputeNode.mapped.is_(None))
+    ).order_by(models.ComputeNode.id)
+    return list(context.session.execute(statement).scalars())
+
+
+@main_writer
+def compute_nodes_mark_mapped(context, node_ids: Sequence[int]) -> int:
+    """Flag compute nodes as mapped; returns how many rows changed."""
+    if not node_ids:
+        return 0
+    table = models.ComputeNode.__table__
+    result = context.session.execute(
+        sa.update(table).where(table.c.id.in_(list(node_ids)))
+        .values(mapped=1, updated_at=timeutils.utcnow()))
+    return result.rowcount
+
+
+# -- services --------------------------------------------------------------
+
+@main_writer
+def service_create(context, values: dict) -> models.Service:
+    values = _checked_values(models.Service, values)
+    values.setdefault('uuid', str(uuid_lib.uuid4()))
+    service = models.Service(**values)
+    try:
+        context.session.add(service)
+        context.session.flush()
+    except db_exception.DBDuplicateEntry:
+        raise exception.Conflict(
+            'Service %s on host %s already exists.' % (
+                values.get('binary'), values.get('host'))) from None
+    return service
+
+
+@main_reader
+def service_get_all(context, disabled: bool | None = None
+                    ) -> list[models.Service]:
+    statement = sa.select(models.Service).where(
+        _read_deleted_clause(models.Service, context.read_deleted))
+    if disabled is not None:
+        statement = statement.where(models.Service.disabled == disabled)
+    return list(context.session.execute(
+        statement.order_by(models.Service.id)).scalars())
+
+
+@main_reader
+def service_get_all_by_binary(context, binary: str,
+                              include_disabled: bool = True
+                              ) -> list[models.Service]:
+    statement = sa.select(models.Service).where(
+        models.Service.binary == binary,
+        _read_deleted_clause(models.Service, context.read_deleted))
+    if not include_disabled:
+        statement = statement.where(models.Service.disabled == sa.false())
+    return list(context.session.execute(
+        statement.order_by(models.Service.id)).scalars())
