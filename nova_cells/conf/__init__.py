@@ -7,12 +7,15 @@ a ``list_opts()``; this package registers them all on import so that
 
 from oslo_config import cfg
 
-from nova_cells.conf import cells, database, paths
+from nova_cells.conf import cells
+from nova_cells.conf import database
+from nova_cells.conf import messaging
+from nova_cells.conf import paths
 
 CONF = cfg.CONF
 
 # Option modules in the order they appear in the sample config.
-OPTION_MODULES = (paths, database, cells)
+OPTION_MODULES = (paths, messaging, database, cells)
 
 
 def register_all(conf: cfg.ConfigOpts) -> None:

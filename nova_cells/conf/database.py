@@ -18,14 +18,17 @@ API_DATABASE_GROUP = cfg.OptGroup(
     'api_database',
     title='API database options',
     help='The API database holds the cell, host and instance mappings. '
-         'One per deployment, used by API-level services.')
+         'One per deployment, used by API-level services. When '
+         'connection is unset it is '
+         'sqlite:///$state_path/nova_cells_api.sqlite.')
 
 DATABASE_GROUP = cfg.OptGroup(
     'database',
     title='Main (cell) database options',
     help='The main database of the local cell. Its pool and retry '
          'settings are also used for every cell database reached by '
-         'targeting a cell; its slave_connection never is.')
+         'targeting a cell; its slave_connection never is. When '
+         'connection is unset it is sqlite:///$state_path/nova_cells.sqlite.')
 
 DEFAULT_API_CONNECTION = 'sqlite:///' + paths.state_path_def(
     'nova_cells_api.sqlite')
@@ -45,15 +48,24 @@ api_db_opts = _copy_oslo_db_opts()
 db_opts = _copy_oslo_db_opts()
 
 
+def apply_defaults(conf: cfg.ConfigOpts) -> None:
+    """Set the SQLite ``connection`` defaults on ``conf``.
+
+    They live on the ConfigOpts, not the options, so ``conf.reset()``
+    forgets them; whoever resets (the test config fixture) calls this again.
+    """
+    conf.set_default('connection', DEFAULT_API_CONNECTION,
+                     group=API_DATABASE_GROUP)
+    conf.set_default('connection', DEFAULT_MAIN_CONNECTION,
+                     group=DATABASE_GROUP)
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_group(API_DATABASE_GROUP)
     conf.register_opts(api_db_opts, group=API_DATABASE_GROUP)
-    conf.set_default('connection', DEFAULT_API_CONNECTION,
-                     group=API_DATABASE_GROUP)
     conf.register_group(DATABASE_GROUP)
     conf.register_opts(db_opts, group=DATABASE_GROUP)
-    conf.set_default('connection', DEFAULT_MAIN_CONNECTION,
-                     group=DATABASE_GROUP)
+    apply_defaults(conf)
 
 
 def list_opts():
