@@ -12,13 +12,19 @@ cells_opts = [
         'scatter_gather_timeout',
         default=60.0,
         min=0.0,
-        help='Seconds a scatter-gather call waits for each cell before '
-             'recording it as did-not-respond.'),
+        help='Seconds a scatter-gather call waits for the cells before '
+             'recording those that have not answered as did-not-respond. '
+             'A cell still running an earlier call past that call\'s '
+             'timeout is answered as did-not-respond at once, without '
+             'waiting, until the earlier call returns.'),
     cfg.IntOpt(
         'scatter_gather_workers',
         default=16,
         min=1,
-        help='Most cells queried at once by one scatter-gather call.'),
+        help='Most cell calls running at once, across every '
+             'scatter-gather call of this process (one shared pool of '
+             'threads). Threads left stuck in cells that timed out are '
+             'not counted, so hung cells never starve healthy ones.'),
     cfg.FloatOpt(
         'cell_cache_ttl',
         default=30.0,

@@ -10,6 +10,11 @@ ascending, PostgreSQL last). Here NULL is always the *smallest* value:
 first ascending, last descending. PostgreSQL is told so explicitly; the
 others already behave that way. :meth:`SortOrder.sort_key` gives Python the
 same order, for merging pages from several cells.
+
+Strings compare by Unicode codepoint everywhere (:class:`_ByCodepoint`),
+as Python compares them: MySQL's default collations fold case and ignore
+trailing spaces, and a PostgreSQL database's locale has its own order, so a
+cell's page would otherwise come back in an order the merge cannot follow.
 """
 
 import dataclasses
@@ -17,6 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import functions
 
 from nova_cells import exception
 from nova_cells.db.sqlalchemy import models
@@ -60,7 +67,7 @@ class SortOrder:
 
     def _columns(self):
         table = models.Instance.__table__
-        return [(table.c[key], direction)
+        return [(_comparable(table.c[key]), direction)
                 for key, direction in zip(self.keys, self.dirs, strict=True)]
 
     def order_by(self, dialect_name: str) -> list:
@@ -98,6 +105,43 @@ class SortOrder:
         return tuple(
             _Ordered(getattr(row, key), direction == 'desc')
             for key, direction in zip(self.keys, self.dirs, strict=True))
+
+
+class _ByCodepoint(functions.FunctionElement):
+    """A string column ordered and compared by Unicode codepoint.
+
+    SQLite already compares UTF-8 bytes, which is codepoint order. MySQL
+    and MariaDB compare the bytes of a ``BINARY`` cast (their ``_bin``
+    collations still pad spaces, and their names differ by server);
+    PostgreSQL uses the ``"C"`` collation. Assumes UTF-8 columns, as
+    Nova's schema has.
+    """
+
+    name = 'by_codepoint'
+    inherit_cache = True
+    type = sa.String()
+
+
+@compiles(_ByCodepoint)
+def _by_codepoint_default(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_ByCodepoint, 'mysql')
+@compiles(_ByCodepoint, 'mariadb')
+def _by_codepoint_mysql(element, compiler, **kw):
+    return 'CAST(%s AS BINARY)' % compiler.process(element.clauses, **kw)
+
+
+@compiles(_ByCodepoint, 'postgresql')
+def _by_codepoint_postgresql(element, compiler, **kw):
+    return '(%s COLLATE "C")' % compiler.process(element.clauses, **kw)
+
+
+def _comparable(column):
+    if isinstance(column.type, sa.String):
+        return _ByCodepoint(column)
+    return column
 
 
 def _after(column, direction: str, value: Any):

@@ -1,0 +1,461 @@
+"""Scatter-gather without databases: outcomes, timeouts, stuck cells, the
+worker pool and the cached cell list."""
+
+import copy
+import dataclasses
+import pickle
+import threading
+import time
+import uuid
+
+from nova_cells import context
+from nova_cells import exception
+from nova_cells import scatter_gather
+from nova_cells.tests import base
+
+# Generous enough for a loaded CI machine, small enough to keep tests fast.
+SHORT_TIMEOUT = 0.3
+MARGIN = 0.5
+
+
+@dataclasses.dataclass
+class FakeCell:
+    """Enough of a CellMapping to be targeted and listed."""
+
+    uuid: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    name: str = 'cell'
+    database_connection: str = 'sqlite://'
+    transport_url: str = 'none:///'
+    disabled: bool = False
+    cell0: bool = False
+
+    def is_cell0(self) -> bool:
+        return self.cell0
+
+
+def make_cells(count: int) -> list[FakeCell]:
+    return [FakeCell(name='cell%d' % index) for index in range(count)]
+
+
+class HangingCells:
+    """A cell function that blocks forever in chosen cells (until
+    :meth:`release`), answers with its cell's uuid elsewhere, and counts
+    calls per cell."""
+
+    def __init__(self, hung_uuids=(), delay: float = 0.0):
+        self.hung = set(hung_uuids)
+        self.delay = delay
+        self.released = threading.Event()
+        self.lock = threading.Lock()
+        self.calls: dict[str, int] = {}
+
+    def __call__(self, cctxt, *args, **kwargs):
+        with self.lock:
+            self.calls[cctxt.cell_uuid] = self.calls.get(
+                cctxt.cell_uuid, 0) + 1
+        if cctxt.cell_uuid in self.hung:
+            self.released.wait()
+        elif self.delay:
+            time.sleep(self.delay)
+        return cctxt.cell_uuid
+
+    def release(self):
+        self.released.set()
+
+
+def wait_until_not_stuck(cell_uuids, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(scatter_gather.is_cell_stuck(cell_uuid)
+                   for cell_uuid in cell_uuids):
+            return
+        time.sleep(0.01)
+    raise AssertionError('cells still stuck after release')
+
+
+class ScatterGatherTestBase(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.context = context.get_admin_context()
+
+    def hang(self, cells, delay: float = 0.0) -> HangingCells:
+        """A hanging function; its threads are released at cleanup."""
+        function = HangingCells([cell.uuid for cell in cells], delay)
+        self.addCleanup(wait_until_not_stuck, function.hung)
+        self.addCleanup(function.release)
+        return function
+
+    def timed(self, *args, **kwargs):
+        start = time.monotonic()
+        outcomes = scatter_gather.scatter_gather_cells(*args, **kwargs)
+        return outcomes, time.monotonic() - start
+
+
+class TestOutcomes(ScatterGatherTestBase):
+
+    def test_each_cell_runs_with_its_own_targeted_copy(self):
+        cells = make_cells(5)
+        seen = {}
+
+        def record(cctxt, first, second=None):
+            seen[cctxt.cell_uuid] = cctxt
+            return (cctxt.cell_uuid, first, second)
+
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, cells, 5, record, 'a', second='b')
+
+        self.assertEqual({cell.uuid: (cell.uuid, 'a', 'b')
+                          for cell in cells}, outcomes)
+        self.assertIsNone(self.context.cell_uuid)
+        self.assertIsNone(self.context.db_connection)
+        for cctxt in seen.values():
+            self.assertIsNot(self.context, cctxt)
+            self.assertIsNotNone(cctxt.db_connection)
+
+    def test_a_raising_cell_yields_its_exception(self):
+        cells = make_cells(3)
+        error = ValueError('boom')
+
+        def fail_in_second(cctxt):
+            if cctxt.cell_uuid == cells[1].uuid:
+                raise error
+            return 'ok'
+
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, cells, 5, fail_in_second)
+
+        self.assertIs(error, outcomes[cells[1].uuid])
+        self.assertTrue(scatter_gather.is_cell_failure(
+            outcomes[cells[1].uuid]))
+        self.assertEqual('ok', outcomes[cells[0].uuid])
+        self.assertEqual('ok', outcomes[cells[2].uuid])
+
+    def test_an_untargetable_cell_is_that_cell_failure(self):
+        good = FakeCell()
+        bad = FakeCell(database_connection='no-such-dialect://u:pw@h/db')
+
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, [good, bad], 5, lambda cctxt: 'ok')
+
+        self.assertEqual('ok', outcomes[good.uuid])
+        self.assertIsInstance(outcomes[bad.uuid], exception.InvalidCellURL)
+        self.assertNotIn('pw', str(outcomes[bad.uuid]))
+
+    def test_a_cell_listed_twice_is_asked_once(self):
+        cell = FakeCell()
+        function = HangingCells()
+
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, [cell, cell], 5, function)
+
+        self.assertEqual({cell.uuid: cell.uuid}, outcomes)
+        self.assertEqual({cell.uuid: 1}, function.calls)
+
+    def test_is_cell_failure(self):
+        self.assertTrue(scatter_gather.is_cell_failure(
+            scatter_gather.did_not_respond_sentinel))
+        self.assertTrue(scatter_gather.is_cell_failure(KeyError('x')))
+        for result in (None, [], 0, '', 'value', {'a': 1}):
+            self.assertFalse(scatter_gather.is_cell_failure(result))
+
+    def test_copied_outcomes_keep_the_sentinel(self):
+        outcomes = {'cell': scatter_gather.did_not_respond_sentinel}
+        for copied in (copy.deepcopy(outcomes),
+                       pickle.loads(pickle.dumps(outcomes))):
+            self.assertIs(scatter_gather.did_not_respond_sentinel,
+                          copied['cell'])
+
+    def test_single_cell(self):
+        cell = FakeCell()
+        outcomes = scatter_gather.scatter_gather_single_cell(
+            self.context, cell, lambda cctxt, value: value * 2, 21)
+        self.assertEqual({cell.uuid: 42}, outcomes)
+
+
+class TestTimeouts(ScatterGatherTestBase):
+
+    def test_a_hung_cell_costs_the_timeout_and_no_more(self):
+        cells = make_cells(6)
+        function = self.hang([cells[2]])
+
+        outcomes, elapsed = self.timed(
+            self.context, cells, SHORT_TIMEOUT, function)
+
+        self.assertLess(elapsed, SHORT_TIMEOUT + MARGIN)
+        self.assertIs(scatter_gather.did_not_respond_sentinel,
+                      outcomes[cells[2].uuid])
+        self.assertEqual(
+            {cell.uuid: cell.uuid for index, cell in enumerate(cells)
+             if index != 2},
+            {key: value for key, value in outcomes.items()
+             if key != cells[2].uuid})
+
+    def test_default_timeout_comes_from_config(self):
+        self.flags(group='cells', scatter_gather_timeout=SHORT_TIMEOUT)
+        cell = FakeCell()
+        function = self.hang([cell])
+
+        outcomes, elapsed = self.timed(self.context, [cell], None, function)
+
+        self.assertLess(elapsed, SHORT_TIMEOUT + MARGIN)
+        self.assertIs(scatter_gather.did_not_respond_sentinel,
+                      outcomes[cell.uuid])
+
+    def test_a_stuck_cell_is_answered_at_once_by_later_calls(self):
+        cells = make_cells(4)
+        function = self.hang([cells[0]])
+        scatter_gather.scatter_gather_cells(
+            self.context, cells, SHORT_TIMEOUT, function)
+        self.assertTrue(scatter_gather.is_cell_stuck(cells[0].uuid))
+        self.assertFalse(scatter_gather.is_cell_stuck(cells[1].uuid))
+
+        # A long timeout: waiting for the stuck cell would show.
+        outcomes, elapsed = self.timed(self.context, cells, 30, function)
+
+        self.assertLess(elapsed, SHORT_TIMEOUT + MARGIN)
+        self.assertIs(scatter_gather.did_not_respond_sentinel,
+                      outcomes[cells[0].uuid])
+        self.assertEqual(cells[1].uuid, outcomes[cells[1].uuid])
+        # Not asked again while stuck: no second thread piles up on it.
+        self.assertEqual(1, function.calls[cells[0].uuid])
+
+    def test_a_stuck_cell_is_asked_again_once_it_recovers(self):
+        cell = FakeCell()
+        function = self.hang([cell])
+        scatter_gather.scatter_gather_cells(
+            self.context, [cell], SHORT_TIMEOUT, function)
+        function.release()
+        wait_until_not_stuck([cell.uuid])
+
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, [cell], 5, function)
+
+        self.assertEqual({cell.uuid: cell.uuid}, outcomes)
+
+    def test_a_busy_cell_within_its_deadline_is_not_stuck(self):
+        # Two callers list the same slow (but healthy) cell at once: the
+        # second must wait for its own answer, not be told the cell is down.
+        cell = FakeCell()
+        function = HangingCells(delay=SHORT_TIMEOUT)
+        results = []
+
+        def call():
+            results.append(scatter_gather.scatter_gather_cells(
+                self.context, [cell], 10, function))
+
+        threads = [threading.Thread(target=call) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.05)
+        for thread in threads:
+            thread.join(10)
+
+        self.assertEqual([{cell.uuid: cell.uuid}] * 2, results)
+        self.assertEqual(2, function.calls[cell.uuid])
+
+
+class TestWorkerPool(ScatterGatherTestBase):
+
+    def test_concurrency_is_bounded_by_the_worker_count(self):
+        self.flags(group='cells', scatter_gather_workers=3)
+        cells = make_cells(12)
+        lock = threading.Lock()
+        running = [0]
+        most = [0]
+
+        def count(cctxt):
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.03)
+            with lock:
+                running[0] -= 1
+            return 'ok'
+
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, cells, 10, count)
+
+        self.assertEqual({cell.uuid: 'ok' for cell in cells}, outcomes)
+        self.assertLessEqual(most[0], 3)
+        self.assertGreater(most[0], 1)
+
+    def test_hung_cells_do_not_starve_healthy_ones(self):
+        self.flags(group='cells', scatter_gather_workers=2)
+        hung = make_cells(2)
+        function = self.hang(hung)
+        scatter_gather.scatter_gather_cells(
+            self.context, hung, SHORT_TIMEOUT, function)
+        healthy = make_cells(4)
+
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, hung + healthy, 5, function)
+
+        for cell in healthy:
+            self.assertEqual(cell.uuid, outcomes[cell.uuid])
+        for cell in hung:
+            self.assertIs(scatter_gather.did_not_respond_sentinel,
+                          outcomes[cell.uuid])
+
+    def test_a_call_still_queued_at_the_deadline_never_runs(self):
+        self.flags(group='cells', scatter_gather_workers=1)
+        hung, queued = FakeCell(name='hung'), FakeCell(name='queued')
+        function = self.hang([hung])
+
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, [hung, queued], SHORT_TIMEOUT, function)
+
+        self.assertIs(scatter_gather.did_not_respond_sentinel,
+                      outcomes[queued.uuid])
+        time.sleep(0.1)
+        self.assertNotIn(queued.uuid, function.calls)
+        # Never started, so never stuck: the next call asks it.
+        self.assertEqual(
+            {queued.uuid: queued.uuid},
+            scatter_gather.scatter_gather_cells(
+                self.context, [queued], 5, function))
+
+    def test_a_queued_call_to_a_cell_stuck_meanwhile_is_not_run(self):
+        # The second caller asks before the first gives up (so the cell is
+        # not stuck yet), but its call only leaves the queue afterwards.
+        self.flags(group='cells', scatter_gather_workers=1)
+        cell = FakeCell()
+        function = self.hang([cell])
+        first = threading.Thread(
+            target=scatter_gather.scatter_gather_cells,
+            args=(self.context, [cell], SHORT_TIMEOUT, function))
+        first.start()
+        time.sleep(0.05)
+
+        outcomes, elapsed = self.timed(self.context, [cell], 30, function)
+        first.join(5)
+
+        self.assertIs(scatter_gather.did_not_respond_sentinel,
+                      outcomes[cell.uuid])
+        self.assertLess(elapsed, SHORT_TIMEOUT + MARGIN)
+        self.assertEqual(1, function.calls[cell.uuid])
+
+    def test_threads_are_reused_across_calls(self):
+        self.flags(group='cells', scatter_gather_workers=4)
+        cells = make_cells(4)
+        threads = []
+        before = scatter_gather._POOL.thread_count
+
+        def record(cctxt):
+            threads.append(threading.current_thread())
+
+        for _ in range(25):
+            scatter_gather.scatter_gather_cells(
+                self.context, cells, 5, record)
+
+        self.assertEqual(100, len(threads))
+        self.assertLessEqual(len(set(threads)), before + 4)
+        self.assertTrue(all(thread.daemon for thread in threads))
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class TestCellListCache(ScatterGatherTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.cells = [FakeCell(name='cell0', cell0=True),
+                      FakeCell(name='cell1'),
+                      FakeCell(name='disabled', disabled=True)]
+        self.loads = 0
+        self.clock = FakeClock()
+        self.cache = scatter_gather.CellListCache(self.load, self.clock)
+
+    def load(self, ctxt):
+        self.loads += 1
+        return list(self.cells)
+
+    def uuids(self, cells):
+        return [cell.uuid for cell in cells]
+
+    def test_within_the_ttl_the_cached_list_is_used(self):
+        self.flags(group='cells', cell_cache_ttl=30)
+        first = self.cache.get(self.context)
+        self.cells.append(FakeCell(name='new'))
+        self.clock.now += 29
+
+        self.assertEqual(self.uuids(first),
+                         self.uuids(self.cache.get(self.context)))
+        self.assertEqual(1, self.loads)
+
+    def test_a_new_or_deleted_cell_is_seen_after_the_ttl(self):
+        self.flags(group='cells', cell_cache_ttl=30)
+        self.cache.get(self.context)
+        new = FakeCell(name='new')
+        deleted = self.cells.pop(1)
+        self.cells.append(new)
+        self.clock.now += 30
+
+        listed = self.uuids(self.cache.get(self.context))
+
+        self.assertIn(new.uuid, listed)
+        self.assertNotIn(deleted.uuid, listed)
+        self.assertEqual(2, self.loads)
+
+    def test_ttl_zero_loads_every_time(self):
+        self.flags(group='cells', cell_cache_ttl=0)
+        self.cache.get(self.context)
+        self.cache.get(self.context)
+        self.assertEqual(2, self.loads)
+
+    def test_a_failed_load_is_not_cached(self):
+        self.flags(group='cells', cell_cache_ttl=30)
+
+        def broken(ctxt):
+            raise RuntimeError('API database down')
+
+        self.cache.replace_loader(broken)
+        self.assertRaises(RuntimeError, self.cache.get, self.context)
+        self.cache.replace_loader(self.load)
+        self.assertEqual(self.uuids(self.cells),
+                         self.uuids(self.cache.get(self.context)))
+
+    def test_another_api_database_is_loaded_at_once(self):
+        self.flags(group='cells', cell_cache_ttl=30)
+        self.cache.get(self.context)
+        self.flags(group='api_database', connection='sqlite:///other.db')
+        self.cache.get(self.context)
+        self.assertEqual(2, self.loads)
+
+    def test_invalidate_forces_a_reload(self):
+        self.flags(group='cells', cell_cache_ttl=30)
+        self.cache.get(self.context)
+        self.cache.invalidate()
+        self.cache.get(self.context)
+        self.assertEqual(2, self.loads)
+
+
+class TestAllCells(ScatterGatherTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.cells = [FakeCell(name='cell0', cell0=True),
+                      FakeCell(name='cell1'),
+                      FakeCell(name='disabled', disabled=True)]
+        previous = scatter_gather.CELL_CACHE.replace_loader(
+            lambda ctxt: list(self.cells))
+        self.addCleanup(scatter_gather.CELL_CACHE.replace_loader, previous)
+
+    def test_all_cells_includes_cell0_and_disabled_cells(self):
+        outcomes = scatter_gather.scatter_gather_all_cells(
+            self.context, lambda cctxt, suffix: cctxt.cell_uuid + suffix,
+            '!')
+        self.assertEqual({cell.uuid: cell.uuid + '!' for cell in self.cells},
+                         outcomes)
+
+    def test_skip_cell0_leaves_out_only_cell0(self):
+        outcomes = scatter_gather.scatter_gather_skip_cell0(
+            self.context, lambda cctxt: 'ok')
+        self.assertEqual({self.cells[1].uuid: 'ok',
+                          self.cells[2].uuid: 'ok'}, outcomes)
