@@ -1,10 +1,11 @@
 """The single initialization entry point for services, tools and library
 users: parse configuration, set up logging, point the connection registry
-at the configured databases."""
+at the configured databases and message queue."""
 
 from oslo_log import log as logging
 
 from nova_cells import connections
+from nova_cells import rpc
 from nova_cells.conf import CONF
 
 _LOGGING_REGISTERED = False
@@ -31,3 +32,5 @@ def parse_args(argv: list[str], default_config_files: list[str] | None = None,
     if configure_logging:
         logging.setup(CONF, 'nova_cells')
     connections.get_registry().configure(CONF)
+    # Remembers CONF only: no transport is made until a message is sent.
+    rpc.init(CONF)
