@@ -10,17 +10,23 @@ logged, repr'd or serialized without leaking a password. They are process
 local and are therefore left out of :meth:`RequestContext.to_dict`.
 """
 
-import contextlib
 import copy
-from collections.abc import Iterator
-from typing import Any, Protocol
+from contextlib import AbstractContextManager
+from typing import Any
+from typing import Protocol
 
 from oslo_context import context as oslo_context
 from oslo_db.sqlalchemy import enginefacade
 
-from nova_cells import connections, exception
+from nova_cells import connections
+from nova_cells import exception
 
 READ_DELETED_VALUES = ('no', 'yes', 'only')
+
+# Identity names oslo.context's to_dict() leaves out although from_dict()
+# reads them back: without them a targeted copy would log as nobody.
+_NAME_KEYS = ('user_name', 'project_name', 'domain_name',
+              'user_domain_name', 'project_domain_name')
 
 
 class TargetableCell(Protocol):
@@ -58,12 +64,16 @@ class RequestContext(oslo_context.RequestContext):
     def to_dict(self) -> dict[str, Any]:
         """Serializable values; connection keys are process local, so out."""
         values = super().to_dict()
+        for key in _NAME_KEYS:
+            values[key] = getattr(self, key)
         values['read_deleted'] = self.read_deleted
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], **kwargs: Any):
         kwargs.setdefault('read_deleted', values.get('read_deleted', 'no'))
+        # A list of its own, so a copy's roles never change the original's.
+        kwargs.setdefault('roles', list(values.get('roles') or []))
         return super().from_dict(values, **kwargs)
 
     def get_logging_values(self) -> dict[str, Any]:
@@ -134,19 +144,86 @@ def set_target_cell(context: RequestContext,
     context.cell_uuid = cell_mapping.uuid
 
 
-@contextlib.contextmanager
+# What from_dict(to_dict()) carries from a RequestContext to its copy,
+# attribute by attribute; everything else starts as __init__ leaves it.
+_CARRIED_ATTRIBUTES = (
+    'user_id', 'project_id', 'domain_id', 'user_domain_id',
+    'project_domain_id', 'auth_token', 'system_scope', 'is_admin_project',
+    'read_only', 'show_deleted', 'resource_uuid', 'global_request_id',
+    '_read_deleted') + _NAME_KEYS
+_FRESH_ATTRIBUTES = {
+    'service_token': None, 'service_user_id': None,
+    'service_user_name': None, 'service_user_domain_id': None,
+    'service_user_domain_name': None, 'service_project_id': None,
+    'service_project_name': None, 'service_project_domain_id': None,
+    'service_project_domain_name': None,
+    'db_connection': None, 'mq_connection': None, 'cell_uuid': None}
+
+
+def _has_stock_serialization(cls: type) -> bool:
+    return (cls.to_dict is RequestContext.to_dict and
+            cls.from_dict.__func__ is RequestContext.from_dict.__func__ and
+            cls.__init__ is RequestContext.__init__)
+
+
+def sanitized_copy(context: RequestContext) -> RequestContext:
+    """``context.from_dict(context.to_dict(), overwrite=False)``, faster.
+
+    For a plain RequestContext the copy is assembled directly: the values
+    ``to_dict()`` would carry (roles in a list of its own), every other
+    attribute as ``__init__`` sets it, and nothing else, so no oslo.db
+    transaction state and no target. That takes a fifth of the time of
+    the round trip through a dict, and a test holds the two to the same
+    result. A subclass with its own serialization takes the round trip.
+    """
+    cls = type(context)
+    if not _has_stock_serialization(cls):
+        return context.from_dict(context.to_dict(), overwrite=False)
+    values = {name: getattr(context, name) for name in _CARRIED_ATTRIBUTES}
+    values.update(_FRESH_ATTRIBUTES)
+    values['_is_admin'] = context.is_admin
+    values['roles'] = list(context.roles or [])
+    values['service_roles'] = []
+    values['request_id'] = (context.request_id or
+                            oslo_context.generate_request_id())
+    copy = cls.__new__(cls)
+    copy.__dict__.update(values)
+    return copy
+
+
+class _Targeted:
+    """The context manager :func:`target_cell` returns; a class rather
+    than a generator because entering one is on every routed request's
+    path, and a generator-based manager costs as much as the copy."""
+
+    __slots__ = ('_context', '_cell_mapping')
+
+    def __init__(self, context: RequestContext,
+                 cell_mapping: TargetableCell | None):
+        self._context = context
+        self._cell_mapping = cell_mapping
+
+    def __enter__(self) -> RequestContext:
+        targeted = sanitized_copy(self._context)
+        set_target_cell(targeted, self._cell_mapping)
+        return targeted
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+
 def target_cell(context: RequestContext,
                 cell_mapping: TargetableCell | None
-                ) -> Iterator[RequestContext]:
+                ) -> AbstractContextManager[RequestContext]:
     """Yield a copy of ``context`` targeted at ``cell_mapping``.
 
-    The copy is rebuilt from ``to_dict()`` rather than ``copy.copy()``:
-    oslo.db keeps its per-thread transaction state on the context object,
-    and a shallow copy would share it, letting a transaction opened on one
-    cell's database be picked up by a call meant for another (or by another
-    thread). The rebuilt copy starts with no transaction and no earlier
-    target, and the caller's context is never modified.
+    The copy is rebuilt from ``to_dict()`` (:func:`sanitized_copy`) rather
+    than ``copy.copy()``: oslo.db keeps its per-thread transaction state on
+    the context object, and a shallow copy would share it, letting a
+    transaction opened on one cell's database be picked up by a call meant
+    for another (or by another thread). The rebuilt copy starts with no
+    transaction and no earlier target, and the caller's context is never
+    modified. Nor is the thread's current context: the copy lives only for
+    the block. Targeting (and so a bad URL's error) happens on entry.
     """
-    targeted = context.from_dict(context.to_dict())
-    set_target_cell(targeted, cell_mapping)
-    yield targeted
+    return _Targeted(context, cell_mapping)

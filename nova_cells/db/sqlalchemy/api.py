@@ -13,6 +13,7 @@ to read after the transaction (``expire_on_commit`` is off).
 
 import functools
 import uuid as uuid_lib
+import weakref
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
@@ -61,13 +62,28 @@ def get_session(use_slave: bool = False, context: Any = None,
     return maker.get_sessionmaker()(**kwargs)
 
 
+# oslo.db builds a new manager object on every ``.reader``/``.writer``
+# access; they are immutable, so each facade's pair is made once. Weak
+# keys: a disposed facade takes its pair with it.
+_MODES: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
+
+
+def _modes_of(manager) -> tuple:
+    """``(reader, writer)`` of a facade, built on first use."""
+    modes = _MODES.get(manager)
+    if modes is None:
+        modes = _MODES[manager] = (manager.reader, manager.writer)
+    return modes
+
+
 def _transactional(database: str, writer: bool) -> Callable:
+    index = 1 if writer else 0
+
     def decorator(function: Callable) -> Callable:
         @functools.wraps(function)
         def wrapper(context, *args, **kwargs):
             manager = get_context_manager(context, database)
-            mode = manager.writer if writer else manager.reader
-            with mode.using(context):
+            with _modes_of(manager)[index].using(context):
                 return function(context, *args, **kwargs)
         return wrapper
     return decorator
@@ -117,13 +133,20 @@ def instance_create(context, values: dict) -> models.Instance:
     return instance
 
 
+# The hottest statement, built once per read_deleted value: building a
+# select costs more than SQLAlchemy's compiled cache saves.
+_INSTANCE_BY_UUID = {
+    read_deleted: sa.select(models.Instance).where(
+        models.Instance.uuid == sa.bindparam('uuid'),
+        _read_deleted_clause(models.Instance, read_deleted))
+    for read_deleted in ('no', 'yes', 'only')}
+
+
 def _instance_by_uuid(context, uuid: str,
                       read_deleted: str | None = None) -> models.Instance:
-    statement = sa.select(models.Instance).where(
-        models.Instance.uuid == uuid,
-        _read_deleted_clause(models.Instance,
-                             read_deleted or context.read_deleted))
-    instance = context.session.execute(statement).scalar_one_or_none()
+    statement = _INSTANCE_BY_UUID[read_deleted or context.read_deleted]
+    instance = context.session.execute(
+        statement, {'uuid': uuid}).scalar_one_or_none()
     if instance is None:
         raise exception.InstanceNotFound(instance_id=uuid)
     return instance

@@ -6,6 +6,8 @@ on this kind of machine). The embedded default must not pay that, so the
 engine's pool is swapped for a ``QueuePool`` that keeps oslo.db's connect
 events (``_dispatch``), and each connection waits for a busy database
 instead of failing at once, with WAL so readers never block the writer.
+The pool is sized by ``[database]`` ``max_pool_size``, ``max_overflow``
+and ``pool_timeout``, as a MySQL or PostgreSQL pool would be.
 """
 
 import sqlalchemy
@@ -15,8 +17,10 @@ from sqlalchemy import pool as sa_pool
 # long enough that a burst of writers does not turn into "database is
 # locked" errors.
 BUSY_TIMEOUT_MS = 30000
+# Used when the configuration leaves the pool size unset (None).
 POOL_SIZE = 5
 MAX_OVERFLOW = 20
+POOL_TIMEOUT = 30.0
 
 
 def _is_file_database(engine: sqlalchemy.engine.Engine) -> bool:
@@ -34,22 +38,61 @@ def _on_connect(dbapi_connection, _connection_record) -> None:
         cursor.close()
 
 
-def tune_engine(engine: sqlalchemy.engine.Engine) -> None:
-    """oslo.db ``on_engine_create`` hook; leaves non-SQLite engines alone."""
+def _emit_begin(connection) -> None:
+    """oslo.db's SQLite ``begin`` listener, minus a full SQLAlchemy
+    statement execution for the word BEGIN (a sixth of a routed read).
+
+    oslo.db turns pysqlite's own transaction handling off and emits BEGIN
+    itself; the ``in_transaction`` marker it keeps (and clears on commit
+    and rollback) is kept the same way here. A deferred BEGIN takes no
+    lock, so it has no error for oslo.db to translate.
+    """
+    if 'in_transaction' not in connection.info:
+        connection.connection.driver_connection.execute('BEGIN')
+        connection.info['in_transaction'] = True
+
+
+def _replace_begin_listener(engine: sqlalchemy.engine.Engine) -> None:
+    # Only ever a swap: were oslo.db's listener renamed, it stays as it is
+    # rather than being doubled (two BEGINs fail).
+    for listener in list(engine.dispatch.begin):
+        if getattr(listener, '__name__', None) == '_sqlite_emit_begin':
+            sqlalchemy.event.remove(engine, 'begin', listener)
+            sqlalchemy.event.listen(engine, 'begin', _emit_begin)
+
+
+def _or_default(value, default):
+    return default if value is None else value
+
+
+def tune_engine(engine: sqlalchemy.engine.Engine,
+                max_pool_size: int | None = None,
+                max_overflow: int | None = None,
+                pool_timeout: float | None = None) -> None:
+    """oslo.db ``on_engine_create`` hook; leaves non-SQLite engines alone.
+
+    Bind the pool settings with :func:`functools.partial`; left out (or
+    None) they fall back to this module's defaults.
+    """
     if engine.dialect.name != 'sqlite' or not _is_file_database(engine):
         return
     old_pool = engine.pool
     sqlalchemy.event.listen(old_pool, 'connect', _on_connect)
+    _replace_begin_listener(engine)
     if isinstance(old_pool, sa_pool.NullPool):
         engine.pool = sa_pool.QueuePool(
             old_pool._creator,
-            pool_size=POOL_SIZE,
-            max_overflow=MAX_OVERFLOW,
+            pool_size=_or_default(max_pool_size, POOL_SIZE),
+            max_overflow=_or_default(max_overflow, MAX_OVERFLOW),
+            timeout=_or_default(pool_timeout, POOL_TIMEOUT),
             recycle=old_pool._recycle,
             echo=old_pool.echo,
             logging_name=old_pool._orig_logging_name,
             reset_on_return=old_pool._reset_on_return,
-            pre_ping=old_pool._pre_ping,
+            # oslo.db pings every checkout to catch connections a server
+            # dropped; a file has no server, so the ping only costs a
+            # statement per transaction.
+            pre_ping=False,
             # Keep the listeners oslo.db registered (foreign keys, its own
             # BEGIN handling, fork guards) on the new pool.
             _dispatch=old_pool.dispatch,
