@@ -79,17 +79,55 @@ def _facade_settings(group: Any, *, keep_local: bool) -> dict:
     return settings
 
 
+# The drivers this project installs. For a URL naming no driver SQLAlchemy
+# would pick its own default (MySQLdb; psycopg 3 since SQLAlchemy 2.1),
+# neither of which is installed, so a bare scheme means these.
+PROJECT_DRIVERS = {'mysql': 'pymysql', 'postgresql': 'psycopg2'}
+
+
+def parse_database_url(url: str) -> sqlalchemy.engine.URL:
+    """Parse a database URL, naming the project's driver if it names none.
+
+    :raises sqlalchemy.exc.ArgumentError: not a URL at all.
+    """
+    parsed = sqlalchemy.engine.make_url(url)
+    driver = PROJECT_DRIVERS.get(parsed.drivername)
+    if driver is not None:
+        parsed = parsed.set(drivername='%s+%s' % (parsed.drivername, driver))
+    return parsed
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be used, in our own words, or None if it can.
+
+    The driver is imported now, so a bad URL is refused when it is given,
+    not on its first query. Reasons never quote the URL: a library's own
+    message may, password and all.
+    """
+    try:
+        parsed = parse_database_url(url)
+        parsed.get_dialect().import_dbapi()
+        engine_url(url)
+    except sqlalchemy.exc.NoSuchModuleError:
+        return 'SQLAlchemy has no dialect for it'
+    except ImportError as error:
+        return 'its driver module %r is not installed' % error.name
+    except (sqlalchemy.exc.ArgumentError, ValueError, TypeError):
+        return 'expected dialect+driver://[user:password@]host[:port]/database'
+    return None
+
+
 def engine_url(url: str) -> str:
     """The URL handed to oslo.db: the same database, reached the same way,
     spelled so that no library can print its password.
 
-    * The driver is named (``postgresql`` becomes ``postgresql+<its default
-      driver>``): oslo.db warns about a driver-less URL by printing it,
-      query string and all.
+    * The driver is named (``postgresql`` becomes ``postgresql+psycopg2``):
+      oslo.db warns about a driver-less URL by printing it, query string
+      and all.
     * A password given as a query parameter moves into the userinfo, which
       every URL repr masks; SQLite ignores one, so there it is dropped.
     """
-    parsed = sqlalchemy.engine.make_url(url)
+    parsed = parse_database_url(url)
     backend = parsed.get_backend_name()
     if '+' not in parsed.drivername and backend != 'sqlite':
         parsed = parsed.set(
@@ -105,7 +143,7 @@ def engine_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _ensure_sqlite_directory(url: str) -> None:
+def ensure_sqlite_directory(url: str) -> None:
     parsed = sqlalchemy.engine.make_url(url)
     if parsed.get_backend_name() == 'sqlite' and parsed.database and (
             parsed.database != ':memory:'):
@@ -198,25 +236,7 @@ class ConnectionRegistry:
 
     @staticmethod
     def _validate_database_url(url: str, cell: str) -> None:
-        """Parse the URL and load its driver now, so a bad URL is refused
-        when the cell is targeted, not on its first query.
-
-        Reasons are our own sentences: a library's message may quote the
-        URL it could not use.
-        """
-        reason = None
-        try:
-            parsed = sqlalchemy.engine.make_url(url)
-            dialect = parsed.get_dialect()
-            dialect.import_dbapi()
-            engine_url(url)
-        except sqlalchemy.exc.NoSuchModuleError:
-            reason = 'no SQLAlchemy dialect %r' % parsed.drivername
-        except ImportError as error:
-            reason = 'its driver module %r is not installed' % error.name
-        except (sqlalchemy.exc.ArgumentError, ValueError, TypeError):
-            reason = ('expected dialect+driver://[user:password@]'
-                      'host[:port]/database')
+        reason = database_url_problem(url)
         if reason is not None:
             raise exception.InvalidCellURL(
                 cell=cell, kind='database', url=mask_url(url),
@@ -276,7 +296,7 @@ class ConnectionRegistry:
             facade = getattr(self, attribute)
             if facade is None:
                 group = getattr(self._conf, group_name)
-                _ensure_sqlite_directory(group.connection)
+                ensure_sqlite_directory(group.connection)
                 facade = self._new_facade(
                     group.connection, _facade_settings(group,
                                                        keep_local=True))

@@ -113,3 +113,134 @@ class ServiceNotFound(NotFound):
 
 class CellNotTargetable(Invalid):
     msg_fmt = 'Cell %(cell)s cannot be targeted: %(reason)s'
+
+
+class CellHasNoMessageQueue(CellNotTargetable):
+    msg_fmt = ('Cell %(cell)s has no message queue (transport_url none:); '
+               'RPC through a context targeted at it is refused rather '
+               'than sent to the default bus.')
+
+
+class RPCNotInitialized(NovaCellsException):
+    msg_fmt = ('nova_cells.rpc is not initialized: call '
+               'nova_cells.rpc.init(conf) first '
+               '(nova_cells.config.parse_args does).')
+
+
+class MarkerCellUnavailable(NovaCellsException):
+    msg_fmt = ('Marker %(marker)s is in no cell that answered; it may be in '
+               'one that failed or did not respond (%(cells)s). Try again.')
+    code = 503
+
+
+class DatabaseUnreachable(NovaCellsException):
+    msg_fmt = 'Cannot connect to the %(database)s database %(url)s: %(reason)s'
+
+
+class DowngradeNotSupported(Invalid):
+    msg_fmt = ('The %(database)s database is at revision %(current)s, newer '
+               'than %(requested)s; downgrades are not supported.')
+
+
+# -- mapping objects (nova_cells.objects) ----------------------------------
+
+class CellMappingNotFound(NotFound):
+    msg_fmt = 'Cell %(uuid)s has no mapping.'
+
+
+class CellMappingExists(Conflict):
+    msg_fmt = 'A cell mapping with uuid %(uuid)s already exists.'
+
+
+class CellMappingInUse(Conflict):
+    msg_fmt = ('Cell %(uuid)s still has host or instance mappings; delete '
+               'or move them before deleting the cell.')
+
+
+class InstanceMappingNotFound(NotFound):
+    msg_fmt = 'Instance %(uuid)s has no mapping to a cell.'
+
+
+class InstanceMappingExists(Conflict):
+    msg_fmt = 'Instance %(uuid)s already has a mapping.'
+
+
+class InstanceNotMappedToCell(NotFound):
+    msg_fmt = ('Instance %(uuid)s is not mapped to a cell yet (it is still '
+               'being scheduled, or its build failed), so there is no cell '
+               'to target.')
+
+
+class HostMappingNotFound(NotFound):
+    msg_fmt = 'Host %(name)s is not mapped to any cell.'
+
+
+class HostMappingExists(Conflict):
+    msg_fmt = 'Host %(name)s is already mapped to a cell.'
+
+
+class ObjectActionError(Invalid):
+    msg_fmt = 'Cannot %(action)s: %(reason)s'
+
+
+class CellURLTemplateError(Invalid):
+    msg_fmt = ('The %(field)s of cell %(cell)s is a template that cannot be '
+               'filled here: %(reason)s')
+
+
+class InvalidDatabaseURL(Invalid):
+    msg_fmt = ('The %(database)s database URL %(url)s cannot be used: '
+               '%(reason)s')
+
+
+# -- operator commands (nova_cells.cells_admin) ----------------------------
+
+class MissingCellURL(Invalid):
+    msg_fmt = ('No %(kind)s URL given: pass %(option)s or set %(config)s in '
+               'the configuration file.')
+
+
+class CellDatabaseInUse(Conflict):
+    msg_fmt = ('Cell %(other)s already uses the database %(url)s; a '
+               'database can hold only one cell.')
+
+
+class InvalidCellState(Invalid):
+    msg_fmt = 'Cannot update the cell: %(reason)s.'
+
+
+class Cell0StateChange(Invalid):
+    msg_fmt = ('cell0 cannot be disabled or enabled: it only holds '
+               'instances that failed to be scheduled.')
+
+
+class Cell0DeletionRefused(Invalid):
+    msg_fmt = ('Refusing to delete cell0, which holds the instances that '
+               'failed to be scheduled; use --force-cell0 to delete it.')
+
+
+class CellHasHosts(Conflict):
+    msg_fmt = ('Cell %(cell)s still has %(count)d mapped host(s); delete '
+               'them first or use --force.')
+
+
+class CellHasInstances(Conflict):
+    msg_fmt = ('Cell %(cell)s still has %(count)d instance(s) that are not '
+               'deleted; it cannot be deleted, even with --force.')
+
+
+class CellHasInstanceMappings(Conflict):
+    msg_fmt = ('Cell %(cell)s has %(count)d instance mapping(s) left by '
+               'deleted instances; archive deleted rows or use --force.')
+
+
+class HostNotInCell(NotFound):
+    msg_fmt = 'Host %(host)s is not mapped to cell %(cell)s.'
+
+
+class HostHasInstances(Conflict):
+    msg_fmt = 'Host %(host)s still has %(count)d instance(s).'
+
+
+class InvalidMaxCount(Invalid):
+    msg_fmt = '%(option)s must be a positive number, not %(value)s.'

@@ -71,3 +71,23 @@ class HostMapping(ApiBase, model_base.TimestampMixin):
 
     cell_mapping: orm.Mapped[CellMapping] = orm.relationship(
         CellMapping, lazy='raise')
+
+
+class MapInstancesMarker(ApiBase, model_base.TimestampMixin):
+    """Where ``map_instances`` stopped in a cell, so a rerun resumes there.
+
+    One row per cell: the id of the last instance of that cell's
+    ``instances`` table that a committed batch handled. Written in the same
+    transaction as the batch's instance mappings, so it can never be ahead
+    of or behind them. Deleted with its cell.
+    """
+
+    __tablename__ = 'map_instances_markers'
+    __table_args__ = (sa.UniqueConstraint('cell_id'),)
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)
+    cell_id: orm.Mapped[int] = orm.mapped_column(
+        sa.Integer, sa.ForeignKey('cell_mappings.id', ondelete='CASCADE'),
+        nullable=False)
+    last_instance_id: orm.Mapped[int] = orm.mapped_column(
+        sa.Integer, nullable=False)

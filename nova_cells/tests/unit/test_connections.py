@@ -139,9 +139,14 @@ class TestEngineUrl(base.TestCase):
         self.assertEqual(
             'mysql+pymysql://nova:pw@db/nova',
             connections.engine_url('mysql+pymysql://nova:pw@db/nova'))
-        default = sa.engine.make_url('postgresql://h/db').get_dialect()
-        self.assertEqual('postgresql+%s://h/db' % default.driver,
+        # A bare scheme means the driver this project installs, not
+        # SQLAlchemy's default (psycopg 3, MySQLdb: neither installed).
+        self.assertEqual('postgresql+psycopg2://h/db',
                          connections.engine_url('postgresql://h/db'))
+        self.assertEqual('mysql+pymysql://h/db',
+                         connections.engine_url('mysql://h/db'))
+        self.assertIsNone(
+            connections.database_url_problem('postgresql://u:pw@h/db'))
 
     def test_query_password_moves_into_userinfo(self):
         url = connections.engine_url(
