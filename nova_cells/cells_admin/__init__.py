@@ -1,0 +1,22 @@
+"""What the operator commands (``nova-cells-manage cell_v2``) do.
+
+The business logic of every ``cell_v2`` command lives here, apart from the
+command line (:mod:`nova_cells.cmd.cell_v2` only parses, calls, prints and
+turns exceptions into exit codes) and apart from the mapping objects (which
+only load and store one thing each):
+
+* :mod:`~nova_cells.cells_admin.urls`: checks on the URLs given to a cell;
+* :mod:`~nova_cells.cells_admin.cells`: map_cell0, create, update, delete
+  and list cells;
+* :mod:`~nova_cells.cells_admin.hosts`: discover, list and delete hosts;
+* :mod:`~nova_cells.cells_admin.simple_setup`: map_cell_and_hosts and
+  simple_cell_setup;
+* :mod:`~nova_cells.cells_admin.instances`: map_instances (with its resume
+  point) and verify_instance;
+* :mod:`~nova_cells.cells_admin.database_sync`: ``db sync --all-cells``.
+
+Functions take an admin :class:`~nova_cells.context.RequestContext`, raise
+:mod:`nova_cells.exception` errors for anything the operator must hear
+about, validate every input before they write, and never put a password in
+a message.
+"""

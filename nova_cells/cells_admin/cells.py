@@ -1,0 +1,313 @@
+"""Cell mappings: map cell0, create, update, delete and list cells.
+
+Nova's semantics, minus its sharp edges:
+
+* ``update_cell`` changes only what it is given. Nova falls back to the
+  local ``[DEFAULT] transport_url`` / ``[database] connection`` when a URL
+  is not passed and so can silently repoint a cell at this node's own
+  database; here an omitted URL stays as stored.
+* ``delete_cell`` refuses cell0 unless ``force_cell0`` is given, and deletes
+  the cell's instance mappings, host mappings, map_instances resume point
+  and the cell itself in one API database transaction: all or nothing.
+* A database belongs to one cell. Nova rejects a new cell only when both
+  its transport URL and its database equal another cell's; two cells on
+  one database would each claim the other's instances, so here the
+  database alone decides (which also covers Nova's case).
+"""
+
+import dataclasses
+
+import sqlalchemy as sa
+from oslo_utils import uuidutils
+
+from nova_cells import connections
+from nova_cells import context as nova_context
+from nova_cells import exception
+from nova_cells.cells_admin import hosts as hosts_admin
+from nova_cells.cells_admin import urls
+from nova_cells.db.sqlalchemy import api as db_api
+from nova_cells.db.sqlalchemy import api_models
+from nova_cells.masking import mask_url
+from nova_cells.objects import cell_mapping as cell_mapping_obj
+from nova_cells.objects import url_templates
+
+CellMapping = cell_mapping_obj.CellMapping
+CELL0_UUID = cell_mapping_obj.CELL0_UUID
+CELL0_NAME = 'cell0'
+#: cell0 has no message queue: nothing is ever scheduled to it.
+CELL0_TRANSPORT_URL = 'none:///'
+
+
+def get_cell(ctxt: nova_context.RequestContext,
+             cell_uuid: str) -> CellMapping:
+    """:raises CellMappingNotFound: also for a malformed uuid."""
+    return CellMapping.get_by_uuid(ctxt, cell_uuid)
+
+
+def list_cells(ctxt: nova_context.RequestContext) -> list[CellMapping]:
+    """Every cell, by name (cells without a name first), then uuid."""
+    cells = cell_mapping_obj.CellMappingList.get_all(ctxt)
+    return sorted(cells, key=lambda cell: (cell.name or '', cell.uuid))
+
+
+# -- map_cell0 ----------------------------------------------------------------
+
+def map_cell0(ctxt: nova_context.RequestContext,
+              database_connection: str | None = None
+              ) -> tuple[CellMapping, bool]:
+    """Create cell0's mapping; returns it and whether it was created now.
+
+    ``database_connection`` defaults to the local main database URL with
+    ``_cell0`` added to the database name. An existing cell0 is returned
+    unchanged (``False``), as Nova does.
+
+    :raises InvalidCellURL, CellURLTemplateError: before anything is stored.
+    """
+    try:
+        return get_cell(ctxt, CELL0_UUID), False
+    except exception.CellMappingNotFound:
+        pass
+    if database_connection is None:
+        database_connection = urls.cell0_default_connection(
+            url_templates.local_url('database_connection'))
+    urls.check_database_connection(database_connection, CELL0_NAME)
+    cell0 = CellMapping(ctxt, uuid=CELL0_UUID, name=CELL0_NAME,
+                        transport_url=CELL0_TRANSPORT_URL,
+                        database_connection=database_connection,
+                        disabled=False)
+    try:
+        cell0.create()
+    except exception.CellMappingExists:
+        # Another map_cell0 won the race: same outcome, nothing to do.
+        return get_cell(ctxt, CELL0_UUID), False
+    return cell0, True
+
+
+# -- create_cell / update_cell ------------------------------------------------
+
+def _stored_databases(ctxt) -> list[tuple[str, str]]:
+    """(uuid, stored database_connection) of every cell, templates as
+    stored: the objects fill them in, and both forms are compared."""
+    with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
+        rows = s.execute(sa.select(
+            api_models.CellMapping.uuid,
+            api_models.CellMapping.database_connection)).all()
+    return [(row.uuid, row.database_connection) for row in rows]
+
+
+def _comparable(url: str) -> set[str]:
+    forms = {url}
+    rendering = url_templates.render_field(urls.DATABASE, url)
+    if rendering.complete:
+        forms.add(rendering.url)
+    return forms
+
+
+def _check_database_unused(ctxt, database_connection: str,
+                           except_uuid: str | None = None) -> None:
+    """:raises CellDatabaseInUse: another cell has that database."""
+    wanted = _comparable(database_connection)
+    for uuid, stored in _stored_databases(ctxt):
+        if uuid != except_uuid and wanted & _comparable(stored):
+            raise exception.CellDatabaseInUse(
+                other=uuid, url=mask_url(database_connection))
+
+
+def create_cell(ctxt: nova_context.RequestContext, name: str | None = None,
+                transport_url: str | None = None,
+                database_connection: str | None = None,
+                disabled: bool = False) -> CellMapping:
+    """Create a cell mapping; unset URLs come from local config (as Nova).
+
+    :raises MissingCellURL, InvalidCellURL, CellURLTemplateError: a URL is
+        missing or unusable.
+    :raises CellDatabaseInUse: another cell already uses the database.
+    """
+    label = name or '(new cell)'
+    if transport_url is None:
+        transport_url = url_templates.local_url(urls.TRANSPORT)
+    if database_connection is None:
+        database_connection = url_templates.local_url(urls.DATABASE)
+    urls.check_transport_url(transport_url, label)
+    urls.check_database_connection(database_connection, label)
+    _check_database_unused(ctxt, database_connection)
+    cell = CellMapping(ctxt, uuid=uuidutils.generate_uuid(), name=name,
+                       transport_url=transport_url,
+                       database_connection=database_connection,
+                       disabled=disabled)
+    cell.create()
+    return cell
+
+
+@dataclasses.dataclass
+class CellUpdate:
+    """What :func:`update_cell` changed, for the operator's benefit."""
+
+    cell: CellMapping
+    changed: list[str]
+    notes: list[str]
+
+
+def _dispose_connections(database_connection: str | None,
+                         transport_url: str | None) -> None:
+    """Close the pools and transports opened for a cell's old URLs.
+
+    Keys derive from the filled URL, so only a URL this process has
+    already used can have anything to close.
+    """
+    registry = connections.get_registry()
+    if database_connection:
+        rendering = url_templates.render_field(urls.DATABASE,
+                                               database_connection)
+        try:
+            registry.dispose_database(registry.database_key(rendering.url))
+        except exception.Invalid:
+            pass
+    if transport_url and not connections.has_no_transport(transport_url):
+        rendering = url_templates.render_field(urls.TRANSPORT, transport_url)
+        try:
+            registry.dispose_transport(registry.transport_key(rendering.url))
+        except exception.Invalid:
+            pass
+
+
+def update_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
+                name: str | None = None, transport_url: str | None = None,
+                database_connection: str | None = None,
+                disable: bool = False, enable: bool = False) -> CellUpdate:
+    """Change only the given properties of a cell.
+
+    Every check runs before the one save, so a rejected update changes
+    nothing.
+
+    :raises InvalidCellState: both ``disable`` and ``enable``.
+    :raises CellMappingNotFound: no such cell.
+    :raises Cell0StateChange: enabling or disabling cell0.
+    :raises MissingCellURL, InvalidCellURL, CellURLTemplateError: bad URL.
+    :raises CellDatabaseInUse: another cell uses that database.
+    """
+    if disable and enable:
+        raise exception.InvalidCellState(
+            reason='a cell cannot be disabled and enabled at once')
+    cell = get_cell(ctxt, cell_uuid)
+    label = cell.identity
+    if (disable or enable) and cell.is_cell0():
+        raise exception.Cell0StateChange()
+    if transport_url is not None:
+        urls.check_transport_url(transport_url, label)
+    if database_connection is not None:
+        urls.check_database_connection(database_connection, label)
+        _check_database_unused(ctxt, database_connection,
+                               except_uuid=cell.uuid)
+    changed, notes = [], []
+    old_database = old_transport = None
+    if name is not None and name != cell.name:
+        cell.name = name
+        changed.append('name')
+    if transport_url is not None:
+        old_transport = cell.transport_url
+        cell.transport_url = transport_url
+        changed.append('transport_url')
+    if database_connection is not None:
+        old_database = cell.database_connection
+        cell.database_connection = database_connection
+        changed.append('database_connection')
+    if disable:
+        if cell.disabled:
+            notes.append('Cell %s is already disabled.' % label)
+        else:
+            cell.disabled = True
+            changed.append('disabled')
+    if enable:
+        if not cell.disabled:
+            notes.append('Cell %s is already enabled.' % label)
+        else:
+            cell.disabled = False
+            changed.append('disabled')
+    if changed:
+        cell.save()
+        _dispose_connections(old_database, old_transport)
+    return CellUpdate(cell, changed, notes)
+
+
+# -- delete_cell --------------------------------------------------------------
+
+#: Tables whose rows belong to a cell and go when it is deleted.
+CELL_OWNED_MODELS = (api_models.InstanceMapping, api_models.HostMapping,
+                     api_models.MapInstancesMarker)
+
+
+@dataclasses.dataclass
+class _Counts:
+    hosts: int
+    instance_mappings: int
+
+
+def _count_mappings(session, cell_id: int) -> _Counts:
+    def count(model) -> int:
+        return session.execute(sa.select(sa.func.count()).select_from(
+            model).where(model.cell_id == cell_id)).scalar_one()
+    return _Counts(count(api_models.HostMapping),
+                   count(api_models.InstanceMapping))
+
+
+def _refuse_if_not_empty(cell: CellMapping, counts: _Counts, force: bool,
+                         live_instances: int) -> None:
+    if counts.hosts and not force:
+        raise exception.CellHasHosts(cell=cell.identity, count=counts.hosts)
+    if counts.instance_mappings:
+        if live_instances:
+            raise exception.CellHasInstances(cell=cell.identity,
+                                             count=live_instances)
+        if not force:
+            raise exception.CellHasInstanceMappings(
+                cell=cell.identity, count=counts.instance_mappings)
+
+
+def _delete_cell_rows(ctxt, cell: CellMapping, force: bool,
+                      live_instances: int) -> _Counts:
+    """Delete the cell and what maps to it in one API transaction.
+
+    The emptiness checks are repeated inside the transaction, so a host
+    discovered between the first check and the delete is refused rather
+    than orphaned.
+    """
+    with db_api.get_context_manager(ctxt, 'api').writer.using(ctxt) as s:
+        counts = _count_mappings(s, cell.id)
+        _refuse_if_not_empty(cell, counts, force, live_instances)
+        for model in CELL_OWNED_MODELS:
+            s.execute(sa.delete(model).where(model.cell_id == cell.id))
+        s.execute(sa.delete(api_models.CellMapping).where(
+            api_models.CellMapping.id == cell.id))
+    return counts
+
+
+def delete_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
+                force: bool = False, force_cell0: bool = False) -> _Counts:
+    """Delete an empty cell, or with ``force`` one whose hosts and deleted
+    instances still have mappings (never one with live instances).
+
+    With ``force`` the cell's compute nodes are flagged unmapped first, so
+    a later ``discover_hosts`` can map them into another cell; that runs
+    before the API transaction because it is harmless if the delete is
+    then refused.
+
+    :raises CellMappingNotFound, Cell0DeletionRefused, CellHasHosts,
+        CellHasInstances, CellHasInstanceMappings: nothing was deleted.
+    """
+    cell = get_cell(ctxt, cell_uuid)
+    if cell.is_cell0() and not force_cell0:
+        raise exception.Cell0DeletionRefused()
+    with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
+        counts = _count_mappings(s, cell.id)
+    live_instances = 0
+    if counts.instance_mappings or counts.hosts:
+        with nova_context.target_cell(ctxt, cell) as cctxt:
+            if counts.instance_mappings:
+                live_instances = db_api.instance_count(cctxt)
+            _refuse_if_not_empty(cell, counts, force, live_instances)
+            if counts.hosts:
+                hosts_admin.set_compute_nodes_unmapped(cctxt)
+    counts = _delete_cell_rows(ctxt, cell, force, live_instances)
+    _dispose_connections(cell.database_connection, cell.transport_url)
+    return counts

@@ -1,0 +1,125 @@
+"""The small framework every ``nova-cells-manage`` category is built on.
+
+A category is a :class:`Category` value: a name, a help line and its
+:class:`Action` s. An action is a plain function taking keyword arguments
+and returning an exit code (``None`` means success); its command-line
+arguments are :func:`argument` values whose ``name`` is the keyword the
+function receives. For example::
+
+    def sync(version=None):
+        migration.db_sync(version, database='api')
+
+    CATEGORY = common.Category('api_db', 'The API database schema.', [
+        common.Action('sync', sync, 'Upgrade the schema.', [
+            common.argument('version', nargs='?', metavar='VERSION')]),
+    ])
+
+Actions raise on failure; :mod:`nova_cells.cmd.manage` turns any exception
+into one line on stderr and :data:`EXIT_FAILURE`. An action that fails
+without an exception (a check that found problems) returns its code.
+
+Exit codes (Nova's): :data:`EXIT_SUCCESS` 0, :data:`EXIT_FAILURE` 1,
+:data:`EXIT_USAGE` 2 for a command line or configuration that cannot be
+used (argparse's own code for usage errors).
+"""
+
+import argparse
+import dataclasses
+import re
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+
+from oslo_utils import strutils
+
+from nova_cells.masking import mask_url
+
+EXIT_SUCCESS = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+# Parsed arguments share oslo.config's namespace with its own options
+# (config_file, debug, ...): a prefix keeps action arguments apart.
+_DEST_PREFIX = 'action_argument_'
+HANDLER_ATTRIBUTE = 'action_handler'
+ARGUMENT_NAMES_ATTRIBUTE = 'action_argument_names'
+
+
+@dataclasses.dataclass(frozen=True)
+class Argument:
+    """One argument of an action; ``name`` is the handler's keyword."""
+
+    name: str
+    flags: tuple[str, ...]
+    options: dict[str, Any]
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        dest = _DEST_PREFIX + self.name
+        if self.flags:
+            parser.add_argument(*self.flags, dest=dest, **self.options)
+        else:
+            options = dict(self.options)
+            options.setdefault('metavar', self.name.upper())
+            parser.add_argument(dest, **options)
+
+
+def argument(name: str, *flags: str, **options: Any) -> Argument:
+    """A positional argument (no ``flags``) or an option (``'--force'``)."""
+    return Argument(name, flags, options)
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    name: str
+    handler: Callable[..., int | None]
+    help: str
+    arguments: Sequence[Argument] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Category:
+    name: str
+    help: str
+    actions: Sequence[Action]
+
+    def register(self, subparsers) -> None:
+        """Add this category and its actions to ``subparsers``."""
+        parser = subparsers.add_parser(self.name, help=self.help,
+                                       description=self.help)
+        action_parsers = parser.add_subparsers(
+            title='actions', dest='action', metavar='ACTION')
+        action_parsers.required = True
+        for action in self.actions:
+            action_parser = action_parsers.add_parser(
+                action.name, help=action.help, description=action.help)
+            for action_argument in action.arguments:
+                action_argument.add_to(action_parser)
+            action_parser.set_defaults(**{
+                HANDLER_ATTRIBUTE: action.handler,
+                ARGUMENT_NAMES_ATTRIBUTE: [
+                    action_argument.name
+                    for action_argument in action.arguments],
+            })
+
+
+def handler_and_arguments(parsed) -> tuple[Callable, dict[str, Any]]:
+    """The chosen action's function and its keyword arguments.
+
+    ``parsed`` is anything exposing the parsed attributes, such as
+    oslo.config's ``CONF.category``.
+    """
+    handler = getattr(parsed, HANDLER_ATTRIBUTE)
+    names = getattr(parsed, ARGUMENT_NAMES_ATTRIBUTE)
+    return handler, {name: getattr(parsed, _DEST_PREFIX + name)
+                     for name in names}
+
+
+_URL_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
+
+
+def error_line(error: BaseException) -> str:
+    """One line telling an operator what failed, every password masked."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    text = lines[0].strip() if lines else type(error).__name__
+    text = _URL_PATTERN.sub(lambda match: mask_url(match.group(0)), text)
+    return strutils.mask_password(text)

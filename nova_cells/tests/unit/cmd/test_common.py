@@ -1,0 +1,77 @@
+"""The category framework and the one-line errors of nova-cells-manage."""
+
+import argparse
+import io
+
+import fixtures
+import testtools
+
+from nova_cells.cmd import common
+
+
+def _parser_for(category: common.Category) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='nova-cells-manage')
+    subparsers = parser.add_subparsers(dest='category')
+    subparsers.required = True
+    category.register(subparsers)
+    return parser
+
+
+class TestCategory(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.calls = []
+
+        def sync(version=None, force=False):
+            self.calls.append((version, force))
+
+        self.category = common.Category('things', 'Things.', [
+            common.Action('sync', sync, 'Sync things.', [
+                common.argument('version', nargs='?'),
+                common.argument('force', '--force', action='store_true')]),
+        ])
+
+    def test_handler_gets_its_arguments_by_keyword(self):
+        parsed = _parser_for(self.category).parse_args(
+            ['things', 'sync', 'v2', '--force'])
+        handler, arguments = common.handler_and_arguments(parsed)
+        self.assertEqual({'version': 'v2', 'force': True}, arguments)
+        handler(**arguments)
+        self.assertEqual([('v2', True)], self.calls)
+
+    def test_defaults_apply_when_arguments_are_left_out(self):
+        parsed = _parser_for(self.category).parse_args(['things', 'sync'])
+        self.assertEqual({'version': None, 'force': False},
+                         common.handler_and_arguments(parsed)[1])
+
+    def test_an_action_is_required(self):
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', io.StringIO()))
+        error = self.assertRaises(SystemExit, _parser_for(
+            self.category).parse_args, ['things'])
+        self.assertEqual(common.EXIT_USAGE, error.code)
+
+
+class TestErrorLine(testtools.TestCase):
+
+    def test_first_line_only(self):
+        error = RuntimeError('(pymysql.err.OperationalError) refused\n'
+                             '[SQL: SELECT 1]\n(Background on this error)')
+        self.assertEqual('(pymysql.err.OperationalError) refused',
+                         common.error_line(error))
+
+    def test_every_url_in_the_message_is_masked(self):
+        error = RuntimeError("cannot use 'mysql+pymysql://nova:s3cret@db/"
+                             "nova' nor rabbit://u:p4ss@mq:5672/")
+        line = common.error_line(error)
+        self.assertNotIn('s3cret', line)
+        self.assertNotIn('p4ss', line)
+        self.assertIn('mysql+pymysql://nova:***@db/nova', line)
+        self.assertIn('rabbit://u:***@mq:5672/', line)
+
+    def test_password_assignments_are_masked(self):
+        line = common.error_line(ValueError('bad password=s3cret here'))
+        self.assertNotIn('s3cret', line)
+
+    def test_empty_message_names_the_exception(self):
+        self.assertEqual('KeyError', common.error_line(KeyError()))
