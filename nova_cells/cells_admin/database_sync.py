@@ -74,7 +74,7 @@ def sync_all_cells(ctxt: nova_context.RequestContext,
     """
     if version is not None:
         # Resolve once up front: an unknown revision touches nothing.
-        migration._resolve_target(migration.MAIN, version)
+        migration.resolve_revision(migration.MAIN, version)
     report = report or (lambda _outcome: None)
     local = url_templates.local_url('database_connection')
     outcomes = [_sync(LOCAL, local, version, None)]

@@ -111,7 +111,7 @@ def head(database: str = API) -> str:
     return _script_directory(database).get_current_head()
 
 
-def _resolve_target(database: str, version: str | None) -> str:
+def resolve_revision(database: str, version: str | None) -> str:
     """The full revision id ``version`` names: None and 'head' mean head.
 
     A unique prefix of an id is accepted (``api_0002``), as alembic does.
@@ -248,7 +248,7 @@ def db_sync(version: str | None = None, database: str = API,
     :raises DatabaseUnreachable: the database cannot be reached.
     """
     line = _line(database)
-    target = _resolve_target(database, version)
+    target = resolve_revision(database, version)
     url = _database_url(line, context)
     engine, connection = _connect(line, url)
     try:

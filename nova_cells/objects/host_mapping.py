@@ -1,0 +1,224 @@
+"""HostMapping: which cell a compute host belongs to.
+
+A host is in exactly one cell: the ``host`` column is unique, so mapping a
+host twice raises :class:`~nova_cells.exception.HostMappingExists` and
+leaves the first mapping as it was. Queries load the cell in the same
+statement, as for instance mappings. Remotable methods carry no annotations
+so that their fingerprints stay identical to Nova's.
+"""
+
+from typing import Any
+
+import sqlalchemy as sa
+from oslo_db import exception as db_exception
+from oslo_versionedobjects import base as ovo_base
+from oslo_versionedobjects import fields
+
+from nova_cells import exception
+from nova_cells.db.sqlalchemy import api as db_api
+from nova_cells.db.sqlalchemy import api_models
+from nova_cells.objects import base
+from nova_cells.objects import cell_mapping as cell_mapping_obj
+
+TABLE = api_models.HostMapping.__table__
+_CELLS = cell_mapping_obj.TABLE
+#: A host mapping's columns and its cell's (prefixed), in one statement.
+_WITH_CELL = sa.select(TABLE, *cell_mapping_obj.joined_columns()).select_from(
+    TABLE.join(_CELLS, TABLE.c.cell_id == _CELLS.c.id))
+_BY_HOST = _WITH_CELL.where(TABLE.c.host == sa.bindparam('host'))
+
+
+def _row_filter(mapping: 'HostMapping') -> Any:
+    if mapping.obj_attr_is_set('id'):
+        return TABLE.c.id == mapping.id
+    if mapping.obj_attr_is_set('host'):
+        return TABLE.c.host == mapping.host
+    raise exception.ObjectActionError(
+        action='find a host mapping', reason='it has neither id nor host')
+
+
+def _as_db_row(row: Any) -> dict:
+    values = dict(row._mapping)
+    values['cell_mapping'] = cell_mapping_obj.pop_joined_row(values)
+    return values
+
+
+def _select_with_cell(context: Any, *where: Any) -> list[dict]:
+    statement = _WITH_CELL.where(*where).order_by(TABLE.c.id)
+    return [_as_db_row(row) for row in context.session.execute(statement)]
+
+
+def _select_one_with_cell(context: Any, where: Any) -> dict | None:
+    rows = _select_with_cell(context, where)
+    return rows[0] if rows else None
+
+
+@base.NovaCellsObjectRegistry.register
+class HostMapping(base.TimestampedObject, base.NovaCellsObject):
+    # Version 1.0: Initial version
+    VERSION = '1.0'
+
+    fields = {
+        'id': fields.IntegerField(read_only=True),
+        'host': fields.StringField(),
+        'cell_mapping': fields.ObjectField('CellMapping'),
+    }
+
+    def _label(self) -> str:
+        if self.obj_attr_is_set('host'):
+            return self.host
+        return 'with id %s' % self.id
+
+    def _updates_for_write(self, action: str) -> dict:
+        updates = self.obj_get_changes()
+        updates.pop('id', None)
+        if 'cell_mapping' in updates:
+            updates['cell_id'] = base.cell_mapping_for_write(
+                updates.pop('cell_mapping'), action)
+        return updates
+
+    @staticmethod
+    def _from_db_object(context: Any, host_mapping: 'HostMapping',
+                        db_row: Any) -> 'HostMapping':
+        for name in host_mapping.fields:
+            value = db_row[name]
+            if name == 'cell_mapping':
+                value = cell_mapping_obj.CellMapping._from_db_object(
+                    context, cell_mapping_obj.CellMapping(), value)
+            setattr(host_mapping, name, value)
+        host_mapping.obj_reset_changes()
+        host_mapping._context = context
+        return host_mapping
+
+    @staticmethod
+    @db_api.api_reader
+    def _get_by_host_from_db(context: Any, host: str) -> dict:
+        row = context.session.execute(_BY_HOST, {'host': host}).first()
+        if row is None:
+            raise exception.HostMappingNotFound(name=host)
+        return _as_db_row(row)
+
+    @classmethod
+    @ovo_base.remotable
+    def get_by_host(cls, context, host):
+        """The host's mapping with its cell, in one query.
+
+        :raises HostMappingNotFound: the host is not mapped.
+        """
+        db_row = cls._get_by_host_from_db(context, host)
+        return cls._from_db_object(context, cls(), db_row)
+
+    @staticmethod
+    @db_api.api_writer
+    def _create_in_db(context: Any, updates: dict) -> dict:
+        try:
+            result = context.session.execute(
+                sa.insert(TABLE).values(**updates))
+        except db_exception.DBDuplicateEntry:
+            raise exception.HostMappingExists(name=updates['host']) from None
+        except db_exception.DBReferenceError:
+            raise exception.CellMappingNotFound(
+                uuid='with id %s' % updates['cell_id']) from None
+        return _select_one_with_cell(
+            context, TABLE.c.id == result.inserted_primary_key[0])
+
+    @ovo_base.remotable
+    def create(self):
+        """Map the host to its cell.
+
+        :raises HostMappingExists: the host is mapped already (the existing
+            mapping is left untouched).
+        :raises ObjectActionError: no host, or no created cell mapping.
+        """
+        if self.obj_attr_is_set('id'):
+            raise exception.ObjectActionError(
+                action='create a host mapping',
+                reason='it already exists (id %s)' % self.id)
+        missing = [f for f in ('host', 'cell_mapping')
+                   if not self.obj_attr_is_set(f)]
+        if missing:
+            raise exception.ObjectActionError(
+                action='create a host mapping',
+                reason='missing field(s) %s' % ', '.join(missing))
+        db_row = self._create_in_db(self._context, self._updates_for_write(
+            'map host %s' % self.host))
+        self._from_db_object(self._context, self, db_row)
+
+    @staticmethod
+    @db_api.api_writer
+    def _save_in_db(context: Any, where: Any, label: str,
+                    updates: dict) -> dict:
+        if updates:
+            try:
+                result = context.session.execute(
+                    sa.update(TABLE).where(where).values(**updates))
+            except db_exception.DBDuplicateEntry:
+                raise exception.HostMappingExists(
+                    name=updates.get('host')) from None
+            except db_exception.DBReferenceError:
+                raise exception.CellMappingNotFound(
+                    uuid='with id %s' % updates.get('cell_id')) from None
+            if result.rowcount == 0:
+                raise exception.HostMappingNotFound(name=label)
+        db_row = _select_one_with_cell(context, where)
+        if db_row is None:
+            raise exception.HostMappingNotFound(name=label)
+        return db_row
+
+    @ovo_base.remotable
+    def save(self):
+        """Write the changed fields (moving a host: set ``cell_mapping``).
+
+        :raises HostMappingNotFound: the mapping was deleted meanwhile.
+        :raises HostMappingExists: renamed to a host mapped already.
+        """
+        updates = self._updates_for_write('save host mapping %s'
+                                          % self._label())
+        db_row = self._save_in_db(self._context, _row_filter(self),
+                                  self._label(), updates)
+        self._from_db_object(self._context, self, db_row)
+
+    @staticmethod
+    @db_api.api_writer
+    def _destroy_in_db(context: Any, where: Any, label: str) -> None:
+        result = context.session.execute(sa.delete(TABLE).where(where))
+        if result.rowcount == 0:
+            raise exception.HostMappingNotFound(name=label)
+
+    @ovo_base.remotable
+    def destroy(self):
+        """:raises HostMappingNotFound: already gone."""
+        self._destroy_in_db(self._context, _row_filter(self), self._label())
+
+
+@base.NovaCellsObjectRegistry.register
+class HostMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
+    # Version 1.0: Initial version
+    # Version 1.1: Added get_all()
+    VERSION = '1.1'
+
+    fields = {
+        'objects': fields.ListOfObjectsField('HostMapping'),
+    }
+
+    @staticmethod
+    @db_api.api_reader
+    def _get_from_db(context: Any, cell_id: int | None = None
+                     ) -> list[dict]:
+        if cell_id is None:
+            return _select_with_cell(context)
+        return _select_with_cell(context, TABLE.c.cell_id == cell_id)
+
+    @classmethod
+    @ovo_base.remotable
+    def get_by_cell_id(cls, context, cell_id):
+        """The hosts mapped to the cell with database id ``cell_id``."""
+        return base.make_list(context, cls(), HostMapping,
+                                      cls._get_from_db(context, cell_id))
+
+    @classmethod
+    @ovo_base.remotable
+    def get_all(cls, context):
+        """Every host mapping, ordered by id."""
+        return base.make_list(context, cls(), HostMapping,
+                                      cls._get_from_db(context))

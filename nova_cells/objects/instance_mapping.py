@@ -1,0 +1,389 @@
+"""InstanceMapping: which cell an instance lives in.
+
+An instance is mapped before it is scheduled, so ``cell_mapping`` is None
+until a cell is chosen; :meth:`InstanceMapping.target` then says so
+clearly instead of routing somewhere by default. Every query loads the
+mapped cell in the same statement, a LEFT OUTER JOIN in SQLAlchemy Core
+(built once), so no mapping ever costs a second round trip for its cell.
+
+``user_id`` is nullable here (mappings created before Nova recorded users
+have none), while Nova declares it non-nullable and leaves it unset instead.
+To stay wire-compatible, a None ``user_id`` travels as an unset field, and
+an unset one reads as None. Remotable methods carry no annotations so that
+their fingerprints stay comparable with Nova's.
+"""
+
+import contextlib
+from collections.abc import Iterable
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from oslo_db import exception as db_exception
+from oslo_versionedobjects import base as ovo_base
+from oslo_versionedobjects import fields
+
+from nova_cells import exception
+from nova_cells.db.sqlalchemy import api as db_api
+from nova_cells.db.sqlalchemy import api_models
+from nova_cells.objects import base
+from nova_cells.objects import cell_mapping as cell_mapping_obj
+
+TABLE = api_models.InstanceMapping.__table__
+_CELLS = cell_mapping_obj.TABLE
+#: A mapping's columns and its cell's (prefixed), in one statement.
+_WITH_CELL = sa.select(TABLE, *cell_mapping_obj.joined_columns()).select_from(
+    TABLE.outerjoin(_CELLS, TABLE.c.cell_id == _CELLS.c.id))
+_BY_INSTANCE_UUID = _WITH_CELL.where(
+    TABLE.c.instance_uuid == sa.bindparam('uuid'))
+_REQUIRED_ON_CREATE = ('instance_uuid', 'project_id')
+#: Bound parameters per IN clause; well under every backend's limit.
+IN_CLAUSE_CHUNK = 500
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    values = list(dict.fromkeys(values))  # unique, order kept
+    for start in range(0, len(values), IN_CLAUSE_CHUNK):
+        yield values[start:start + IN_CLAUSE_CHUNK]
+
+
+def _row_filter(mapping: 'InstanceMapping') -> Any:
+    if mapping.obj_attr_is_set('id'):
+        return TABLE.c.id == mapping.id
+    if mapping.obj_attr_is_set('instance_uuid'):
+        return TABLE.c.instance_uuid == mapping.instance_uuid
+    raise exception.ObjectActionError(
+        action='find an instance mapping',
+        reason='it has neither id nor instance_uuid')
+
+
+def _as_db_row(row: Any) -> dict:
+    """A joined result row as the mapping's values, its cell nested."""
+    values = dict(row._mapping)
+    values['cell_mapping'] = cell_mapping_obj.pop_joined_row(values)
+    return values
+
+
+def _select_with_cell(context: Any, *where: Any, limit: int | None = None
+                      ) -> list[dict]:
+    statement = _WITH_CELL.where(*where).order_by(TABLE.c.id)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [_as_db_row(row) for row in context.session.execute(statement)]
+
+
+def _select_one_with_cell(context: Any, where: Any) -> dict | None:
+    rows = _select_with_cell(context, where)
+    return rows[0] if rows else None
+
+
+def _updates_for_write(mapping: 'InstanceMapping', action: str) -> dict:
+    updates = mapping.obj_get_changes()
+    updates.pop('id', None)
+    if 'cell_mapping' in updates:
+        updates['cell_id'] = base.cell_mapping_for_write(
+            updates.pop('cell_mapping'), action)
+    return updates
+
+
+@base.NovaCellsObjectRegistry.register
+class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
+    # Version 1.0: Initial version
+    # Version 1.1: Added queued_for_delete
+    # Version 1.2: Added user_id
+    VERSION = '1.2'
+    _FIELDS_ADDED = {'1.1': ('queued_for_delete',), '1.2': ('user_id',)}
+
+    # Without a version manifest, a backported mapping carries its cell at
+    # the oldest version a receiver of that mapping version may know.
+    obj_relationships = {'cell_mapping': [('1.0', '1.0'), ('1.1', '1.1')]}
+
+    fields = {
+        'id': fields.IntegerField(read_only=True),
+        'instance_uuid': fields.UUIDField(),
+        'cell_mapping': fields.ObjectField('CellMapping', nullable=True),
+        'project_id': fields.StringField(),
+        'user_id': fields.StringField(nullable=True),
+        'queued_for_delete': fields.BooleanField(default=False),
+    }
+
+    def obj_make_compatible(self, primitive: dict,
+                            target_version: str) -> None:
+        super().obj_make_compatible(primitive, target_version)
+        base.drop_fields_newer_than(primitive, target_version,
+                                    self._FIELDS_ADDED)
+
+    def obj_to_primitive(self, target_version: str | None = None,
+                         version_manifest: dict | None = None) -> dict:
+        """Nova rejects a None ``user_id``; send it as unset instead."""
+        primitive = super().obj_to_primitive(target_version,
+                                             version_manifest)
+        data = primitive[self._obj_primitive_key('data')]
+        if 'user_id' in data and data['user_id'] is None:
+            del data['user_id']
+            changes = primitive.get(self._obj_primitive_key('changes'))
+            if changes and 'user_id' in changes:
+                changes.remove('user_id')
+        return primitive
+
+    def obj_load_attr(self, attrname: str) -> None:
+        if attrname == 'user_id':
+            # Unset (as Nova sends a mapping without a user) reads as None.
+            self.user_id = None
+            self._changed_fields.discard('user_id')
+            return
+        super().obj_load_attr(attrname)
+
+    def target(self, ctxt: Any) -> contextlib.AbstractContextManager:
+        """Context manager yielding ``ctxt`` targeted at the mapped cell.
+
+        :raises InstanceNotMappedToCell: the instance has no cell yet.
+        :raises CellURLTemplateError: its cell's URL template cannot be
+            filled here.
+        """
+        cell = (self.cell_mapping if self.obj_attr_is_set('cell_mapping')
+                else None)
+        if cell is None:
+            raise exception.InstanceNotMappedToCell(
+                uuid=self.instance_uuid
+                if self.obj_attr_is_set('instance_uuid') else '(unknown)')
+        return cell.target(ctxt)
+
+    # -- database ------------------------------------------------------------
+    @staticmethod
+    def _from_db_object(context: Any, instance_mapping: 'InstanceMapping',
+                        db_row: Any) -> 'InstanceMapping':
+        for name in instance_mapping.fields:
+            value = db_row[name]  # a mapping of column to value
+            if name == 'cell_mapping' and value is not None:
+                value = cell_mapping_obj.CellMapping._from_db_object(
+                    context, cell_mapping_obj.CellMapping(), value)
+            elif name == 'queued_for_delete' and value is None:
+                value = False  # not yet migrated: Nova treats it as live
+            setattr(instance_mapping, name, value)
+        instance_mapping.obj_reset_changes()
+        instance_mapping._context = context
+        return instance_mapping
+
+    @staticmethod
+    @db_api.api_reader
+    def _get_by_instance_uuid_from_db(context: Any,
+                                      instance_uuid: str) -> dict:
+        row = context.session.execute(
+            _BY_INSTANCE_UUID, {'uuid': instance_uuid}).first()
+        if row is None:
+            raise exception.InstanceMappingNotFound(uuid=instance_uuid)
+        return _as_db_row(row)
+
+    @classmethod
+    @ovo_base.remotable
+    def get_by_instance_uuid(cls, context, instance_uuid):
+        """The mapping with its cell, loaded in one query.
+
+        :raises InstanceMappingNotFound: the instance is not mapped.
+        """
+        db_row = cls._get_by_instance_uuid_from_db(context, instance_uuid)
+        return cls._from_db_object(context, cls(), db_row)
+
+    @staticmethod
+    @db_api.api_writer
+    def _create_in_db(context: Any, updates: dict) -> dict:
+        try:
+            result = context.session.execute(
+                sa.insert(TABLE).values(**updates))
+        except db_exception.DBDuplicateEntry:
+            raise exception.InstanceMappingExists(
+                uuid=updates['instance_uuid']) from None
+        except db_exception.DBReferenceError:
+            raise exception.CellMappingNotFound(
+                uuid='with id %s' % updates.get('cell_id')) from None
+        return _select_one_with_cell(
+            context, TABLE.c.id == result.inserted_primary_key[0])
+
+    @ovo_base.remotable
+    def create(self):
+        """Store this new mapping (not queued for delete unless set).
+
+        :raises InstanceMappingExists: the instance is mapped already.
+        :raises CellMappingNotFound: its cell mapping no longer exists.
+        """
+        if self.obj_attr_is_set('id'):
+            raise exception.ObjectActionError(
+                action='create an instance mapping',
+                reason='it already exists (id %s)' % self.id)
+        missing = [f for f in _REQUIRED_ON_CREATE
+                   if not self.obj_attr_is_set(f)]
+        if missing:
+            raise exception.ObjectActionError(
+                action='create an instance mapping',
+                reason='missing field(s) %s' % ', '.join(missing))
+        updates = _updates_for_write(self, 'create an instance mapping')
+        updates.setdefault('queued_for_delete', False)
+        db_row = self._create_in_db(self._context, updates)
+        self._from_db_object(self._context, self, db_row)
+
+    @staticmethod
+    @db_api.api_writer
+    def _save_in_db(context: Any, where: Any, label: str,
+                    updates: dict) -> dict:
+        if updates:
+            try:
+                result = context.session.execute(
+                    sa.update(TABLE).where(where).values(**updates))
+            except db_exception.DBDuplicateEntry:
+                raise exception.InstanceMappingExists(
+                    uuid=updates.get('instance_uuid')) from None
+            except db_exception.DBReferenceError:
+                raise exception.CellMappingNotFound(
+                    uuid='with id %s' % updates.get('cell_id')) from None
+            if result.rowcount == 0:
+                raise exception.InstanceMappingNotFound(uuid=label)
+        db_row = _select_one_with_cell(context, where)
+        if db_row is None:
+            raise exception.InstanceMappingNotFound(uuid=label)
+        return db_row
+
+    @ovo_base.remotable
+    def save(self):
+        """Write the changed fields; ``cell_mapping = None`` unmaps.
+
+        :raises InstanceMappingNotFound: the mapping was deleted meanwhile.
+        """
+        updates = _updates_for_write(self, 'save an instance mapping')
+        db_row = self._save_in_db(self._context, _row_filter(self),
+                                  self._label(), updates)
+        self._from_db_object(self._context, self, db_row)
+
+    @staticmethod
+    @db_api.api_writer
+    def _destroy_in_db(context: Any, where: Any, label: str) -> None:
+        result = context.session.execute(sa.delete(TABLE).where(where))
+        if result.rowcount == 0:
+            raise exception.InstanceMappingNotFound(uuid=label)
+
+    @ovo_base.remotable
+    def destroy(self):
+        """:raises InstanceMappingNotFound: already gone."""
+        self._destroy_in_db(self._context, _row_filter(self), self._label())
+
+    def _label(self) -> str:
+        if self.obj_attr_is_set('instance_uuid'):
+            return self.instance_uuid
+        return 'with id %s' % self.id
+
+
+@base.NovaCellsObjectRegistry.register
+class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
+    # Version 1.0: Initial version
+    # Version 1.1: Added get_by_cell_id()
+    # Version 1.2: Added get_by_instance_uuids()
+    # Version 1.3: Added get_counts()
+    VERSION = '1.3'
+
+    fields = {
+        'objects': fields.ListOfObjectsField('InstanceMapping'),
+    }
+
+    @staticmethod
+    @db_api.api_reader
+    def _get_where_from_db(context: Any, *where: Any,
+                           limit: int | None = None) -> list[dict]:
+        return _select_with_cell(context, *where, limit=limit)
+
+    @classmethod
+    def _make(cls, context: Any, db_rows: list) -> 'InstanceMappingList':
+        return base.make_list(context, cls(), InstanceMapping,
+                                      db_rows)
+
+    @classmethod
+    @ovo_base.remotable
+    def get_by_project_id(cls, context, project_id):
+        """Every mapping of a project, queued for delete or not."""
+        return cls._make(context, cls._get_where_from_db(
+            context, TABLE.c.project_id == project_id))
+
+    @classmethod
+    @ovo_base.remotable
+    def get_by_cell_id(cls, context, cell_id):
+        """Every mapping into the cell with database id ``cell_id``."""
+        return cls._make(context, cls._get_where_from_db(
+            context, TABLE.c.cell_id == cell_id))
+
+    @staticmethod
+    @db_api.api_reader
+    def _get_by_instance_uuids_from_db(context: Any,
+                                       uuids: Iterable[str]) -> list[dict]:
+        rows = []
+        for chunk in _chunks(uuids):
+            rows += _select_with_cell(context,
+                                      TABLE.c.instance_uuid.in_(chunk))
+        return sorted(rows, key=lambda row: row['id'])
+
+    @classmethod
+    @ovo_base.remotable
+    def get_by_instance_uuids(cls, context, uuids):
+        """The mappings of those instances that have one, by id."""
+        return cls._make(context,
+                         cls._get_by_instance_uuids_from_db(context, uuids))
+
+    @staticmethod
+    @db_api.api_writer
+    def _destroy_bulk_in_db(context: Any, instance_uuids: Iterable[str]
+                            ) -> int:
+        deleted = 0
+        for chunk in _chunks(instance_uuids):
+            deleted += context.session.execute(sa.delete(TABLE).where(
+                TABLE.c.instance_uuid.in_(chunk))).rowcount
+        return deleted
+
+    @classmethod
+    def destroy_bulk(cls, context: Any,
+                     instance_uuids: Iterable[str]) -> int:
+        """Delete the mappings of those instances in one transaction;
+        returns how many existed."""
+        return cls._destroy_bulk_in_db(context, instance_uuids)
+
+    @classmethod
+    def get_not_deleted_by_cell_and_project(
+            cls, context: Any, cell_uuid: str, project_id: str | None,
+            limit: int | None = None) -> 'InstanceMappingList':
+        """Mappings into cell ``cell_uuid`` not queued for delete.
+
+        ``project_id`` None means every project. Unlike the other queries,
+        mappings queued for delete are left out; a NULL
+        ``queued_for_delete`` (never migrated) counts as not queued.
+        """
+        where = [
+            _CELLS.c.uuid == cell_uuid,
+            sa.or_(TABLE.c.queued_for_delete == sa.false(),
+                   TABLE.c.queued_for_delete.is_(None)),
+        ]
+        if project_id is not None:
+            where.append(TABLE.c.project_id == project_id)
+        return cls._make(context, cls._get_where_from_db(
+            context, *where, limit=limit))
+
+    @staticmethod
+    @db_api.api_reader
+    def _get_counts_in_db(context: Any, project_id: str,
+                          user_id: str | None = None) -> dict:
+        live = sa.select(sa.func.count(TABLE.c.id)).where(
+            TABLE.c.project_id == project_id,
+            TABLE.c.queued_for_delete == sa.false())
+        counts = {'project': {
+            'instances': context.session.execute(live).scalar_one()}}
+        if user_id:
+            counts['user'] = {'instances': context.session.execute(
+                live.where(TABLE.c.user_id == user_id)).scalar_one()}
+        return counts
+
+    @classmethod
+    @ovo_base.remotable
+    def get_counts(cls, context, project_id, user_id=None):
+        """Instances counted for quota, as Nova counts them.
+
+        Returns ``{'project': {'instances': N}}``, plus ``'user'`` when
+        ``user_id`` is given. Only mappings whose ``queued_for_delete`` is
+        False count: True (deleted) and NULL (unknown) do not.
+        """
+        return cls._get_counts_in_db(context, project_id, user_id=user_id)
