@@ -121,14 +121,23 @@ def set_target_cell(context: RequestContext,
     Prefer :func:`target_cell`, which leaves the caller's context alone;
     this is for code that owns the context it changes.
 
+    A cell that defines ``targetable()`` (a CellMapping does) is asked for
+    what to target first, so URL templates are filled and checked however
+    the cell is targeted.
+
     :raises InvalidCellURL: the cell's database or transport URL is
         unusable (named by cell, password masked).
+    :raises CellURLTemplateError: a URL template of the cell cannot be
+        filled from the local configuration.
     """
     if cell_mapping is None:
         context.db_connection = None
         context.mq_connection = None
         context.cell_uuid = None
         return
+    targetable = getattr(cell_mapping, 'targetable', None)
+    if targetable is not None:
+        cell_mapping = targetable()
     registry = connections.get_registry()
     label = _cell_label(cell_mapping)
     db_key = registry.database_key(cell_mapping.database_connection,

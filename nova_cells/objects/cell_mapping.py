@@ -185,9 +185,16 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
             be filled from the local configuration when it was loaded
             (names the variable); load it again after fixing the config.
         """
-        return nova_context.target_cell(ctxt, self._targetable())
+        return nova_context.target_cell(ctxt, self.targetable())
 
-    def _targetable(self) -> Any:
+    def targetable(self) -> Any:
+        """What to target for this cell: itself with its URLs filled.
+
+        :func:`nova_cells.context.set_target_cell` calls this on any cell
+        that has it, so targeting a cell directly checks its templates too.
+
+        :raises CellURLTemplateError: naming the variable that is missing.
+        """
         for field, rendering in self._unfilled.items():
             raise url_templates.template_error(field, rendering,
                                                self.identity)

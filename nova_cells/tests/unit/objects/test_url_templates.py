@@ -7,6 +7,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from oslo_config import cfg
 
+from nova_cells import context as nova_context
 from nova_cells import exception
 from nova_cells import objects
 from nova_cells.objects import url_templates
@@ -251,10 +252,19 @@ class TestCellMappingTemplates(base.TestCase):
         cell = self.load()
         self.assertEqual(self.TEMPLATE, cell.transport_url)
         self.assertIn('password', cell.unfilled_url_fields['transport_url'])
+        ctxt = nova_context.get_admin_context()
         error = self.assertRaises(exception.CellURLTemplateError,
-                                  cell.target, object())
+                                  cell.target, ctxt)
         self.assertIn('{username}', str(error))
         self.assertIn(cell.identity, str(error))
+        # Targeting the cell directly, not through cell.target(), checks
+        # the template just the same, and leaves the context untargeted.
+        direct = nova_context.target_cell(ctxt, cell)
+        self.assertRaises(exception.CellURLTemplateError, direct.__enter__)
+        self.assertRaises(exception.CellURLTemplateError,
+                          nova_context.set_target_cell, ctxt, cell)
+        self.assertIsNone(ctxt.db_connection)
+        self.assertIsNone(ctxt.mq_connection)
 
     def test_in_memory_template_is_filled_when_targeted(self):
         cell = objects.CellMapping(
@@ -262,13 +272,13 @@ class TestCellMappingTemplates(base.TestCase):
             transport_url=self.TEMPLATE,
             database_connection='{scheme}:////tmp/cell1.db')
         self.flags(group='database', connection='sqlite:////tmp/main.db')
-        filled = cell._targetable()
+        filled = cell.targetable()
         self.assertEqual('sqlite:////tmp/cell1.db',
                          filled.database_connection)
         self.assertEqual('rabbit://nova:S3cret@mq1:5672/cell1',
                          filled.transport_url)
         self.flags(transport_url=None)
-        self.assertRaises(exception.CellURLTemplateError, cell._targetable)
+        self.assertRaises(exception.CellURLTemplateError, cell.targetable)
 
     def test_copies_keep_the_template(self):
         cell = self.load().obj_clone()
