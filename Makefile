@@ -6,6 +6,9 @@ VENV ?= .venv
 VENV_PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_STATE ?= $(CURDIR)/.state/demo
+# Extra config files for the demo, e.g. DEMO_CONFIG=etc/demo/mysql.conf
+# or DEMO_CONFIG="etc/demo/postgresql.conf etc/demo/rabbit.conf".
+DEMO_CONFIG ?=
 
 .PHONY: venv demo test unit functional lint sample-config bench clean
 
@@ -19,7 +22,8 @@ $(STAMP): requirements.txt test-requirements.txt setup.cfg
 	touch $(STAMP)
 
 demo: $(STAMP)
-	NOVA_CELLS_STATE_PATH=$(DEMO_STATE) $(VENV_PYTHON) -m nova_cells.demo
+	NOVA_CELLS_STATE_PATH=$(DEMO_STATE) $(VENV_PYTHON) -m nova_cells.demo \
+		$(foreach file,$(DEMO_CONFIG),--config-file $(file))
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check nova_cells benchmarks
@@ -43,3 +47,15 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .state
+
+# Sphinx documentation into doc/build/html; any warning fails the build.
+DOCS_STAMP := $(VENV)/.docs-installed
+
+.PHONY: docs
+
+$(DOCS_STAMP): $(STAMP) doc/requirements.txt
+	$(VENV_PYTHON) -m pip install --quiet -r doc/requirements.txt
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(VENV_PYTHON) -m sphinx -W --keep-going -b html doc/source doc/build/html

@@ -108,14 +108,26 @@ def cell0_default_connection(main_connection: str) -> str:
     database = parsed.database
     if not database or database == ':memory:':
         raise refuse('the local database has no name to add _cell0 to')
+    return with_database_suffix(main_connection, '_cell0')
+
+
+def with_database_suffix(url: str, suffix: str) -> str:
+    """``url`` with ``suffix`` added to its database name.
+
+    For a SQLite file the suffix goes before the extension
+    (``nova.sqlite`` -> ``nova_cell1.sqlite``). Works on the parsed URL, so
+    the password comes out exactly as it went in.
+    """
+    parsed = sqlalchemy.engine.make_url(url)
+    database = parsed.database or ''
     if parsed.get_backend_name() == 'sqlite':
         directory, slash, filename = database.rpartition('/')
         stem, dot, extension = filename.rpartition('.')
         if not dot or not stem:
             stem, dot, extension = filename, '', ''
-        database = '%s%s%s_cell0%s%s' % (directory, slash, stem, dot,
-                                          extension)
+        database = '%s%s%s%s%s%s' % (directory, slash, stem, suffix, dot,
+                                     extension)
     else:
-        database += '_cell0'
+        database += suffix
     return parsed.set(database=database).render_as_string(
         hide_password=False)

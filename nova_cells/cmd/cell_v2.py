@@ -53,7 +53,6 @@ import json
 import sys
 import traceback
 from collections.abc import Callable
-from collections.abc import Sequence
 from typing import Any
 
 from oslo_config import cfg
@@ -104,20 +103,6 @@ def _run(call: Callable[[], int | None], codes: ExitCodes) -> int:
 
 def _context() -> nova_context.RequestContext:
     return nova_context.get_admin_context()
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain-text table in the layout of Nova's (prettytable) output."""
-    cells = [[str(value) for value in row] for row in rows]
-    widths = [max([len(header)] + [len(row[index]) for row in cells])
-              for index, header in enumerate(headers)]
-    border = '+' + '+'.join('-' * (width + 2) for width in widths) + '+'
-
-    def line(values: Sequence[str]) -> str:
-        return '| ' + ' | '.join(value.ljust(width) for value, width in
-                                 zip(values, widths, strict=True)) + ' |'
-    return '\n'.join([border, line(headers), border] +
-                     [line(row) for row in cells] + [border])
 
 
 _URL_ERRORS: tuple[type, ...] = (exception.MissingCellURL,
@@ -197,7 +182,7 @@ def list_cells(verbose: bool = False, output_format: str = 'table') -> int:
     if output_format == 'json':
         print(json.dumps(records, indent=2))
         return common.EXIT_SUCCESS
-    print(_table(
+    print(common.table(
         ['Name', 'UUID', 'Transport URL', 'Database Connection', 'Disabled'],
         [[record['name'] or '', record['uuid'], record['transport_url'],
           record['database_connection'], record['disabled']]
@@ -245,7 +230,7 @@ def discover_hosts(cell_uuid: str | None = None, verbose: bool = False,
 def list_hosts(cell_uuid: str | None = None) -> int:
     def call() -> None:
         rows = hosts_admin.list_hosts(_context(), cell_uuid)
-        print(_table(['Cell Name', 'Cell UUID', 'Hostname'],
+        print(common.table(['Cell Name', 'Cell UUID', 'Hostname'],
                      [[row.cell_name or '', row.cell_uuid, row.host]
                       for row in rows]))
     return _run(call, {exception.CellMappingNotFound: 1})

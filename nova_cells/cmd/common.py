@@ -123,3 +123,17 @@ def error_line(error: BaseException) -> str:
     text = lines[0].strip() if lines else type(error).__name__
     text = _URL_PATTERN.sub(lambda match: mask_url(match.group(0)), text)
     return strutils.mask_password(text)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table in the layout of Nova's (prettytable) output."""
+    cells = [[str(value) for value in row] for row in rows]
+    widths = [max([len(header)] + [len(row[index]) for row in cells])
+              for index, header in enumerate(headers)]
+    border = '+' + '+'.join('-' * (width + 2) for width in widths) + '+'
+
+    def line(values: Sequence[str]) -> str:
+        return '| ' + ' | '.join(value.ljust(width) for value, width in
+                                 zip(values, widths, strict=True)) + ' |'
+    return '\n'.join([border, line(headers), border] +
+                     [line(row) for row in cells] + [border])

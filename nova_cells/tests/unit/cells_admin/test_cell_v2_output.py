@@ -1,6 +1,7 @@
 """The cell_v2 command module's pure helpers."""
 
 from nova_cells.cmd import cell_v2
+from nova_cells.cmd import common
 from nova_cells.tests import base
 
 
@@ -13,7 +14,7 @@ class TestTable(base.TestCase):
             '+------+-----+\n'
             '| a    | 100 |\n'
             '+------+-----+',
-            cell_v2._table(['Name', 'N'], [['a', 100]]))
+            common.table(['Name', 'N'], [['a', 100]]))
 
     def test_every_action_documents_its_exit_codes(self):
         for action in cell_v2.CATEGORY.actions:
