@@ -8,6 +8,7 @@ import subprocess
 import fixtures
 import testtools
 
+from nova_cells.tests import base
 from nova_cells.tests.fixtures import backends
 from nova_cells.tests.fixtures import database as database_fixture
 from nova_cells.tests.functional.cmd import test_manage_db
@@ -15,7 +16,7 @@ from nova_cells.tests.functional.cmd import test_manage_db
 TRANSPORT_URL = 'rabbit://guest:tr%40nsp0rt@localhost:5672/'
 
 
-class CellV2TestCase(testtools.TestCase):
+class CellV2TestCase(base.SkippingFixturesMixin, testtools.TestCase):
 
     BACKEND = backends.SQLITE
     #: False: the local main database starts empty (for ``db sync``).
