@@ -15,6 +15,12 @@ p99 in microseconds:
 * ``orm_get``: the same row as an ORM object from a plain SQLAlchemy
   ``Session`` per read on the plain engine (no oslo.db, prebuilt select):
   the least an ORM-returning DB API can cost, for reference.
+* ``facade_engine_get``: the raw floor's select and pooled connection, but
+  on the engine oslo.db built for the cell (its event listeners, its
+  explicit SQLite BEGIN), outside any oslo.db transaction context, for
+  reference: ``raw_get`` to here is what the oslo.db engine costs,
+  here to ``routed_get`` what its transaction context and the routing
+  cost.
 
 ``routed_over_raw`` is ``routed_get`` over ``raw_get`` (medians).
 Goals: ``target_cell`` under 10 us median (Nova measured 73 us) and
@@ -156,12 +162,19 @@ def run(iterations: int = DEFAULT_ITERATIONS, profile: bool = False) -> dict:
             def raw_get_held(uuid):
                 held.execute(statement, {'uuid': uuid}).one()
 
+            facade_engine = db_api.get_engine(context=targeted)
+
+            def facade_engine_get(uuid):
+                with facade_engine.connect() as connection:
+                    connection.execute(statement, {'uuid': uuid}).one()
+
             cases = {'target_cell': enter_and_leave,
                      'routed_get': routed_get,
                      'target_and_get': target_and_get,
                      'raw_get': raw_get,
                      'raw_get_held': raw_get_held,
-                     'orm_get': orm_get}
+                     'orm_get': orm_get,
+                     'facade_engine_get': facade_engine_get}
             results = {name: _measure(function, uuids, iterations)
                        for name, function in cases.items()}
             if profile:

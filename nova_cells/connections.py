@@ -210,8 +210,11 @@ class ConnectionRegistry:
                 self._key_by_url[(prefix, url)] = key
         return key
 
-    def database_key(self, url: str, cell: str = 'local') -> str:
+    def database_key(self, url: str, cell: object = 'local') -> str:
         """Return the key for a database URL, validating it the first time.
+
+        ``cell`` names the cell in errors; anything whose ``str()`` does,
+        so a caller can defer building the name until a URL is refused.
 
         :raises InvalidCellURL: naming ``cell`` with the password masked.
         """
@@ -221,7 +224,7 @@ class ConnectionRegistry:
         self._validate_database_url(url, cell)
         return self._register(_DB_KEY_PREFIX, url)
 
-    def transport_key(self, url: str, cell: str = 'local') -> str:
+    def transport_key(self, url: str, cell: object = 'local') -> str:
         """Return the key for a transport URL (cell0's ``none:`` included)."""
         if has_no_transport(url):
             return NO_TRANSPORT_KEY
@@ -230,16 +233,16 @@ class ConnectionRegistry:
             return key
         if not url or '://' not in url:
             raise exception.InvalidCellURL(
-                cell=cell, kind='transport', url=mask_url(url),
+                cell=str(cell), kind='transport', url=mask_url(url),
                 reason='expected driver://[user:password@]host[:port]/')
         return self._register(_MQ_KEY_PREFIX, url)
 
     @staticmethod
-    def _validate_database_url(url: str, cell: str) -> None:
+    def _validate_database_url(url: str, cell: object) -> None:
         reason = database_url_problem(url)
         if reason is not None:
             raise exception.InvalidCellURL(
-                cell=cell, kind='database', url=mask_url(url),
+                cell=str(cell), kind='database', url=mask_url(url),
                 reason=reason)
 
     def url_for_key(self, key: str) -> str:

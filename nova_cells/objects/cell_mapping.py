@@ -36,9 +36,10 @@ CELL0_UUID = '00000000-0000-0000-0000-000000000000'
 URL_FIELDS = ('transport_url', 'database_connection')
 _REQUIRED_ON_CREATE = ('uuid', 'transport_url', 'database_connection')
 
-# Reads are SQLAlchemy Core statements built once: the hot lookups skip
-# ORM entity loading and statement construction (about 35 us per call on
-# SQLite), and _from_db_object only needs a mapping of column to value.
+# Reads are SQLAlchemy Core statements built once, run on a Core connection
+# (db_api.api_connection_reader): the hot lookups skip ORM sessions, entity
+# loading and statement construction, and _from_db_object only needs a
+# mapping of column to value.
 TABLE = api_models.CellMapping.__table__
 _BY_UUID = sa.select(TABLE).where(TABLE.c.uuid == sa.bindparam('uuid'))
 #: Label prefix of a cell's columns joined onto another mapping's row.
@@ -198,11 +199,11 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         for field, rendering in self._unfilled.items():
             raise url_templates.template_error(field, rendering,
                                                self.identity)
-        if any(field not in self._url_templates and
-               url_templates.is_template(getattr(self, field))
-               for field in URL_FIELDS):
-            # Built in memory or received holding a template: fill now.
-            return _FilledCell(self)
+        for field in URL_FIELDS:  # a loop, not any(): on every targeting
+            if field not in self._url_templates and (
+                    url_templates.is_template(getattr(self, field))):
+                # Built in memory or received holding a template: fill now.
+                return _FilledCell(self)
         return self
 
     def __deepcopy__(self, memo: dict) -> 'CellMapping':
@@ -228,9 +229,9 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         return cell_mapping
 
     @staticmethod
-    @db_api.api_reader
+    @db_api.api_connection_reader
     def _get_by_uuid_from_db(context: Any, uuid: str) -> Any:
-        row = context.session.execute(_BY_UUID, {'uuid': uuid}).first()
+        row = context.connection.execute(_BY_UUID, {'uuid': uuid}).first()
         if row is None:
             raise exception.CellMappingNotFound(uuid=uuid)
         return row._mapping
@@ -348,7 +349,7 @@ class CellMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
     }
 
     @staticmethod
-    @db_api.api_reader
+    @db_api.api_connection_reader
     def _get_all_from_db(context: Any, disabled: bool | None = None
                          ) -> list:
         statement = sa.select(TABLE).order_by(TABLE.c.id)
@@ -358,7 +359,7 @@ class CellMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
                 TABLE.c.disabled == sa.true() if disabled else
                 sa.or_(TABLE.c.disabled == sa.false(),
                        TABLE.c.disabled.is_(None)))
-        return list(context.session.execute(statement).mappings())
+        return list(context.connection.execute(statement).mappings())
 
     @classmethod
     @ovo_base.remotable
@@ -377,7 +378,7 @@ class CellMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
             cls._get_all_from_db(context, disabled=bool(disabled)))
 
     @staticmethod
-    @db_api.api_reader
+    @db_api.api_connection_reader
     def _get_by_project_id_from_db(context: Any,
                                    project_id: str) -> list:
         mappings = api_models.InstanceMapping.__table__
@@ -385,7 +386,7 @@ class CellMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
             mappings.c.project_id == project_id)
         statement = sa.select(TABLE).where(TABLE.c.id.in_(cell_ids)
                                            ).order_by(TABLE.c.id)
-        return list(context.session.execute(statement).mappings())
+        return list(context.connection.execute(statement).mappings())
 
     @classmethod
     def get_by_project_id(cls, context: Any,

@@ -43,13 +43,15 @@ def _as_db_row(row: Any) -> dict:
     return values
 
 
-def _select_with_cell(context: Any, *where: Any) -> list[dict]:
+def _select_with_cell(db: Any, *where: Any) -> list[dict]:
+    """Rows with their cell, read on ``db``: a reader's Core connection
+    or a writer's session."""
     statement = _WITH_CELL.where(*where).order_by(TABLE.c.id)
-    return [_as_db_row(row) for row in context.session.execute(statement)]
+    return [_as_db_row(row) for row in db.execute(statement)]
 
 
-def _select_one_with_cell(context: Any, where: Any) -> dict | None:
-    rows = _select_with_cell(context, where)
+def _select_one_with_cell(db: Any, where: Any) -> dict | None:
+    rows = _select_with_cell(db, where)
     return rows[0] if rows else None
 
 
@@ -91,9 +93,9 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
         return host_mapping
 
     @staticmethod
-    @db_api.api_reader
+    @db_api.api_connection_reader
     def _get_by_host_from_db(context: Any, host: str) -> dict:
-        row = context.session.execute(_BY_HOST, {'host': host}).first()
+        row = context.connection.execute(_BY_HOST, {'host': host}).first()
         if row is None:
             raise exception.HostMappingNotFound(name=host)
         return _as_db_row(row)
@@ -120,7 +122,7 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
             raise exception.CellMappingNotFound(
                 uuid='with id %s' % updates['cell_id']) from None
         return _select_one_with_cell(
-            context, TABLE.c.id == result.inserted_primary_key[0])
+            context.session, TABLE.c.id == result.inserted_primary_key[0])
 
     @ovo_base.remotable
     def create(self):
@@ -160,7 +162,7 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
                     uuid='with id %s' % updates.get('cell_id')) from None
             if result.rowcount == 0:
                 raise exception.HostMappingNotFound(name=label)
-        db_row = _select_one_with_cell(context, where)
+        db_row = _select_one_with_cell(context.session, where)
         if db_row is None:
             raise exception.HostMappingNotFound(name=label)
         return db_row
@@ -202,12 +204,13 @@ class HostMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
     }
 
     @staticmethod
-    @db_api.api_reader
+    @db_api.api_connection_reader
     def _get_from_db(context: Any, cell_id: int | None = None
                      ) -> list[dict]:
         if cell_id is None:
-            return _select_with_cell(context)
-        return _select_with_cell(context, TABLE.c.cell_id == cell_id)
+            return _select_with_cell(context.connection)
+        return _select_with_cell(context.connection,
+                                 TABLE.c.cell_id == cell_id)
 
     @classmethod
     @ovo_base.remotable

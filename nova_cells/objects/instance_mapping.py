@@ -64,16 +64,18 @@ def _as_db_row(row: Any) -> dict:
     return values
 
 
-def _select_with_cell(context: Any, *where: Any, limit: int | None = None
+def _select_with_cell(db: Any, *where: Any, limit: int | None = None
                       ) -> list[dict]:
+    """Rows with their cell, read on ``db``: a reader's Core connection
+    or a writer's session."""
     statement = _WITH_CELL.where(*where).order_by(TABLE.c.id)
     if limit is not None:
         statement = statement.limit(limit)
-    return [_as_db_row(row) for row in context.session.execute(statement)]
+    return [_as_db_row(row) for row in db.execute(statement)]
 
 
-def _select_one_with_cell(context: Any, where: Any) -> dict | None:
-    rows = _select_with_cell(context, where)
+def _select_one_with_cell(db: Any, where: Any) -> dict | None:
+    rows = _select_with_cell(db, where)
     return rows[0] if rows else None
 
 
@@ -166,10 +168,10 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
         return instance_mapping
 
     @staticmethod
-    @db_api.api_reader
+    @db_api.api_connection_reader
     def _get_by_instance_uuid_from_db(context: Any,
                                       instance_uuid: str) -> dict:
-        row = context.session.execute(
+        row = context.connection.execute(
             _BY_INSTANCE_UUID, {'uuid': instance_uuid}).first()
         if row is None:
             raise exception.InstanceMappingNotFound(uuid=instance_uuid)
@@ -198,7 +200,7 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
             raise exception.CellMappingNotFound(
                 uuid='with id %s' % updates.get('cell_id')) from None
         return _select_one_with_cell(
-            context, TABLE.c.id == result.inserted_primary_key[0])
+            context.session, TABLE.c.id == result.inserted_primary_key[0])
 
     @ovo_base.remotable
     def create(self):
@@ -238,7 +240,7 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
                     uuid='with id %s' % updates.get('cell_id')) from None
             if result.rowcount == 0:
                 raise exception.InstanceMappingNotFound(uuid=label)
-        db_row = _select_one_with_cell(context, where)
+        db_row = _select_one_with_cell(context.session, where)
         if db_row is None:
             raise exception.InstanceMappingNotFound(uuid=label)
         return db_row
@@ -285,10 +287,10 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
     }
 
     @staticmethod
-    @db_api.api_reader
+    @db_api.api_connection_reader
     def _get_where_from_db(context: Any, *where: Any,
                            limit: int | None = None) -> list[dict]:
-        return _select_with_cell(context, *where, limit=limit)
+        return _select_with_cell(context.connection, *where, limit=limit)
 
     @classmethod
     def _make(cls, context: Any, db_rows: list) -> 'InstanceMappingList':
@@ -310,12 +312,12 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
             context, TABLE.c.cell_id == cell_id))
 
     @staticmethod
-    @db_api.api_reader
+    @db_api.api_connection_reader
     def _get_by_instance_uuids_from_db(context: Any,
                                        uuids: Iterable[str]) -> list[dict]:
         rows = []
         for chunk in _chunks(uuids):
-            rows += _select_with_cell(context,
+            rows += _select_with_cell(context.connection,
                                       TABLE.c.instance_uuid.in_(chunk))
         return sorted(rows, key=lambda row: row['id'])
 
@@ -364,16 +366,16 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
             context, *where, limit=limit))
 
     @staticmethod
-    @db_api.api_reader
+    @db_api.api_connection_reader
     def _get_counts_in_db(context: Any, project_id: str,
                           user_id: str | None = None) -> dict:
         live = sa.select(sa.func.count(TABLE.c.id)).where(
             TABLE.c.project_id == project_id,
             TABLE.c.queued_for_delete == sa.false())
         counts = {'project': {
-            'instances': context.session.execute(live).scalar_one()}}
+            'instances': context.connection.execute(live).scalar_one()}}
         if user_id:
-            counts['user'] = {'instances': context.session.execute(
+            counts['user'] = {'instances': context.connection.execute(
                 live.where(TABLE.c.user_id == user_id)).scalar_one()}
         return counts
 
