@@ -13,7 +13,7 @@ map_cell0                 0 cell0 mapped (or already was); 1* its database
                           URL is invalid or cannot be derived
 simple_cell_setup         0 done (or already done); 1 transport URL missing
                           or invalid, or no compute host reports to the
-                          local database
+                          local database; 2, 3 as discover_hosts
 create_cell               0 created; 1 a URL is missing or invalid (or a
                           template cannot be filled here); 2 another cell
                           already uses that database (*Nova: that transport
@@ -28,7 +28,7 @@ delete_cell               0 deleted; 1 no such cell; 2 hosts are mapped
                           --force); 5* cell0 without --force-cell0
 list_cells                0
 map_cell_and_hosts        0 done (also when no host reports); 1 transport
-                          URL missing or invalid
+                          URL missing or invalid; 2, 3 as discover_hosts
 map_instances             0 every instance is mapped; 1 --max-count was
                           reached and more remain (run again to resume);
                           127 --max-count or --batch-size below 1, or no
@@ -360,7 +360,8 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
         'simple_cell_setup', simple_cell_setup,
         'Map cell0 and sync its schema, map the local database as a cell '
         'with its hosts and instances. Exit 0 done; 1 transport URL '
-        'missing/invalid or no hosts.', [_TRANSPORT_URL]),
+        'missing/invalid or no hosts; 2 a host is mapped to another cell; '
+        '3 the cell database could not be read.', [_TRANSPORT_URL]),
     common.Action(
         'create_cell', create_cell,
         'Create a cell mapping. Exit 0 created; 1 a URL is missing or '
@@ -418,7 +419,9 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
     common.Action(
         'map_cell_and_hosts', map_cell_and_hosts,
         'Map the local database as a cell (reused if mapped) and its '
-        'hosts. Exit 0 done; 1 transport URL missing or invalid.',
+        'hosts. Exit 0 done; 1 transport URL missing or invalid; 2 a host '
+        'is mapped to another cell; 3 the cell database could not be '
+        'read.',
         [_TRANSPORT_URL,
          common.argument('name', '--name', default=None,
                          help='A name for the cell.'),
