@@ -79,6 +79,10 @@ def _error(message: str) -> None:
     print('ERROR: %s' % message, file=sys.stderr)
 
 
+def _warning(message: str) -> None:
+    print('WARNING: %s' % message, file=sys.stderr)
+
+
 def _debug() -> bool:
     try:
         return bool(CONF.debug)
@@ -222,6 +226,7 @@ def discover_hosts(cell_uuid: str | None = None, verbose: bool = False,
                   len(discovery.already_mapped))
         code = _report_discovery(discovery)
         if code == common.EXIT_SUCCESS and strict and not discovery.mapped:
+            _error('--strict: this run mapped no host.')
             return 1
         return code
     return _run(call, {exception.CellMappingNotFound: EXIT_INVALID})
@@ -312,9 +317,9 @@ def map_instances(cell_uuid: str, max_count: str | None = None,
               'mapped.' % (result.examined, result.cell, result.mapped,
                            result.already_mapped))
         if result.unmappable:
-            _error('%d instance(s) have no project_id and were not mapped: '
-                   '%s' % (len(result.unmappable),
-                           ', '.join(result.unmappable[:10])))
+            _warning('%d instance(s) have no project_id and were not '
+                     'mapped: %s' % (len(result.unmappable),
+                                     ', '.join(result.unmappable[:10])))
         if result.more_remaining:
             print('More instances remain; run map_instances again to '
                   'continue.')

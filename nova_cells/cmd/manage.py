@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     except cfg.Error as error:
         _print_error('invalid configuration: %s' % common.error_line(error))
         return common.EXIT_USAGE
+    except OSError as error:  # e.g. --config-file naming a directory
+        _print_error('cannot read configuration: %s: %s' % (
+            error.filename or '', error.strerror or type(error).__name__))
+        return common.EXIT_USAGE
 
     try:
         handler, arguments = common.handler_and_arguments(CONF.category)

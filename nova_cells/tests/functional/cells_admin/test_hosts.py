@@ -9,6 +9,7 @@ from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.objects import host_mapping as host_mapping_obj
 from nova_cells.tests import base
+from nova_cells.tests.fixtures import database as database_fixture
 from nova_cells.tests.functional.cells_admin import helpers
 
 
@@ -104,6 +105,19 @@ class TestDiscoverHosts(base.DatabaseTestCase):
         cells_admin.update_cell(
             self.context, self.cell1.uuid,
             database_connection='sqlite:////nonexistent/dir/x.db')
+        found = hosts_admin.discover_hosts(self.context)
+        self.assertEqual([('c', self.cell2.uuid)], found.mapped)
+        self.assertEqual([self.cell1.identity],
+                         [cell for cell, _ in found.failed_cells])
+
+    def test_cell_without_schema_is_reported_and_others_discovered(self):
+        # Reachable but never migrated: the driver's "no such table" is
+        # that cell's failure, not the end of the whole run.
+        self._nodes(self.cell2, 'c')
+        empty = self.useFixture(database_fixture.EmptyDatabase(
+            self.BACKEND, name='unmigrated')).url
+        cells_admin.update_cell(self.context, self.cell1.uuid,
+                                database_connection=empty)
         found = hosts_admin.discover_hosts(self.context)
         self.assertEqual([('c', self.cell2.uuid)], found.mapped)
         self.assertEqual([self.cell1.identity],

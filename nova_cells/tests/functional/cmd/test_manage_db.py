@@ -132,3 +132,8 @@ class TestManageDatabases(testtools.TestCase):
         result = self.run_manage('db', 'version', config_file=missing,
                                  expect=2)
         self.assertOneErrorLine(result, missing)
+
+    def test_config_file_that_is_a_directory_is_one_line(self):
+        result = self.run_manage('db', 'version',
+                                 config_file=self.directory, expect=2)
+        self.assertOneErrorLine(result, self.directory)
