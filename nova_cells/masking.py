@@ -131,3 +131,15 @@ def mask_url(url: str | None) -> str | None:
     dialect = scheme.partition('+')[0].lower()
     masked = _mask_netloc(netloc, dialect in _SINGLE_HOST_SCHEMES)
     return f'{scheme}{sep}{masked}{_mask_tail(tail)}'
+
+
+# A URL inside free text: a scheme, ``://`` and everything up to the next
+# blank or quote.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
+
+
+def mask_text(text: str) -> str:
+    """``text`` (an error message, say) with every URL in it masked and
+    ``password=...`` style secrets hidden, for a log line."""
+    text = _URL_IN_TEXT.sub(lambda match: mask_url(match.group(0)), text)
+    return strutils.mask_password(text)

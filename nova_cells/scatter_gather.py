@@ -59,10 +59,9 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from typing import Any
 
-from oslo_utils import strutils
-
 from nova_cells import context as nova_context
 from nova_cells.conf import CONF
+from nova_cells.masking import mask_text
 
 LOG = logging.getLogger(__name__)
 
@@ -376,7 +375,7 @@ def scatter_gather_cells(ctxt, cell_mappings: Iterable[Any],
         if isinstance(outcome, BaseException):
             LOG.warning('Cell %s raised %s: %s', cell_uuid,
                         type(outcome).__name__,
-                        strutils.mask_password(str(outcome)))
+                        mask_text(str(outcome)))
     return gather.outcomes
 
 

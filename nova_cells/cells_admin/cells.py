@@ -23,6 +23,7 @@ from oslo_utils import uuidutils
 from nova_cells import connections
 from nova_cells import context as nova_context
 from nova_cells import exception
+from nova_cells import scatter_gather
 from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.cells_admin import urls
 from nova_cells.db.sqlalchemy import api as db_api
@@ -136,6 +137,7 @@ def create_cell(ctxt: nova_context.RequestContext, name: str | None = None,
                        database_connection=database_connection,
                        disabled=disabled)
     cell.create()
+    scatter_gather.CELL_CACHE.invalidate()
     return cell
 
 
@@ -148,27 +150,47 @@ class CellUpdate:
     notes: list[str]
 
 
-def _dispose_connections(database_connection: str | None,
+def _urls_in_use(ctxt, field: str) -> set[str]:
+    """The filled ``field`` URLs of every stored cell; for transports also
+    this node's own, whose default transport is the same registry entry
+    (the local database has a facade of its own)."""
+    column = getattr(api_models.CellMapping, field)
+    with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
+        stored = s.execute(sa.select(column)).scalars().all()
+    in_use = {url_templates.render_field(field, url).url for url in stored}
+    local = url_templates.local_url(field)
+    if field == urls.TRANSPORT and local:
+        in_use.add(local)
+    return in_use
+
+
+def _dispose_connections(ctxt, database_connection: str | None,
                          transport_url: str | None) -> None:
     """Close the pools and transports opened for a cell's old URLs.
 
     Keys derive from the filled URL, so only a URL this process has
-    already used can have anything to close.
+    already used can have anything to close. A URL another cell (cells
+    often share one message queue) or this node itself still uses is
+    left open: closing it would break their calls in flight.
     """
     registry = connections.get_registry()
     if database_connection:
         rendering = url_templates.render_field(urls.DATABASE,
                                                database_connection)
-        try:
-            registry.dispose_database(registry.database_key(rendering.url))
-        except exception.Invalid:
-            pass
+        if rendering.url not in _urls_in_use(ctxt, urls.DATABASE):
+            try:
+                registry.dispose_database(
+                    registry.database_key(rendering.url))
+            except exception.Invalid:
+                pass
     if transport_url and not connections.has_no_transport(transport_url):
         rendering = url_templates.render_field(urls.TRANSPORT, transport_url)
-        try:
-            registry.dispose_transport(registry.transport_key(rendering.url))
-        except exception.Invalid:
-            pass
+        if rendering.url not in _urls_in_use(ctxt, urls.TRANSPORT):
+            try:
+                registry.dispose_transport(
+                    registry.transport_key(rendering.url))
+            except exception.Invalid:
+                pass
 
 
 def update_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
@@ -226,7 +248,9 @@ def update_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
             changed.append('disabled')
     if changed:
         cell.save()
-        _dispose_connections(old_database, old_transport)
+        # The all-cells fan-out must not keep routing to the old URLs.
+        scatter_gather.CELL_CACHE.invalidate()
+        _dispose_connections(ctxt, old_database, old_transport)
     return CellUpdate(cell, changed, notes)
 
 
@@ -264,16 +288,28 @@ def _refuse_if_not_empty(cell: CellMapping, counts: _Counts, force: bool,
                 cell=cell.identity, count=counts.instance_mappings)
 
 
+class _MappingsAppeared(Exception):
+    """Mappings were added to the cell after its checks had passed."""
+
+
+#: Times delete_cell checks again when mappings appear meanwhile.
+_DELETE_ATTEMPTS = 3
+
+
 def _delete_cell_rows(ctxt, cell: CellMapping, force: bool,
-                      live_instances: int) -> _Counts:
+                      checked: _Counts, live_instances: int) -> _Counts:
     """Delete the cell and what maps to it in one API transaction.
 
-    The emptiness checks are repeated inside the transaction, so a host
-    discovered between the first check and the delete is refused rather
-    than orphaned.
+    The counts are taken again inside the transaction. A host or instance
+    mapping added since ``checked`` was taken has not been checked (its
+    compute node flagged unmapped, its instance's liveness counted), so
+    then nothing is deleted and :exc:`_MappingsAppeared` is raised.
     """
     with db_api.get_context_manager(ctxt, 'api').writer.using(ctxt) as s:
         counts = _count_mappings(s, cell.id)
+        if (counts.hosts > checked.hosts or
+                counts.instance_mappings > checked.instance_mappings):
+            raise _MappingsAppeared()
         _refuse_if_not_empty(cell, counts, force, live_instances)
         for model in CELL_OWNED_MODELS:
             s.execute(sa.delete(model).where(model.cell_id == cell.id))
@@ -282,22 +318,11 @@ def _delete_cell_rows(ctxt, cell: CellMapping, force: bool,
     return counts
 
 
-def delete_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
-                force: bool = False, force_cell0: bool = False) -> _Counts:
-    """Delete an empty cell, or with ``force`` one whose hosts and deleted
-    instances still have mappings (never one with live instances).
-
-    With ``force`` the cell's compute nodes are flagged unmapped first, so
-    a later ``discover_hosts`` can map them into another cell; that runs
-    before the API transaction because it is harmless if the delete is
-    then refused.
-
-    :raises CellMappingNotFound, Cell0DeletionRefused, CellHasHosts,
-        CellHasInstances, CellHasInstanceMappings: nothing was deleted.
+def _check_before_delete(ctxt, cell: CellMapping,
+                         force: bool) -> tuple[_Counts, int]:
+    """The cell's mapping counts and live instances, refused if not
+    empty enough; with ``force`` its compute nodes are flagged unmapped.
     """
-    cell = get_cell(ctxt, cell_uuid)
-    if cell.is_cell0() and not force_cell0:
-        raise exception.Cell0DeletionRefused()
     with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
         counts = _count_mappings(s, cell.id)
     live_instances = 0
@@ -308,6 +333,37 @@ def delete_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
             _refuse_if_not_empty(cell, counts, force, live_instances)
             if counts.hosts:
                 hosts_admin.set_compute_nodes_unmapped(cctxt)
-    counts = _delete_cell_rows(ctxt, cell, force, live_instances)
-    _dispose_connections(cell.database_connection, cell.transport_url)
+    return counts, live_instances
+
+
+def delete_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
+                force: bool = False, force_cell0: bool = False) -> _Counts:
+    """Delete an empty cell, or with ``force`` one whose hosts and deleted
+    instances still have mappings (never one with live instances).
+
+    With ``force`` the cell's compute nodes are flagged unmapped first, so
+    a later ``discover_hosts`` can map them into another cell; that runs
+    before the API transaction because it is harmless if the delete is
+    then refused. Mappings added concurrently (a ``discover_hosts`` or
+    ``map_instances`` run) send it back to the checks.
+
+    :raises CellMappingNotFound, Cell0DeletionRefused, CellHasHosts,
+        CellHasInstances, CellHasInstanceMappings: nothing was deleted.
+    :raises CellMappingInUse: mappings kept appearing; nothing deleted.
+    """
+    cell = get_cell(ctxt, cell_uuid)
+    if cell.is_cell0() and not force_cell0:
+        raise exception.Cell0DeletionRefused()
+    for _attempt in range(_DELETE_ATTEMPTS):
+        checked, live_instances = _check_before_delete(ctxt, cell, force)
+        try:
+            counts = _delete_cell_rows(ctxt, cell, force, checked,
+                                       live_instances)
+            break
+        except _MappingsAppeared:
+            continue
+    else:
+        raise exception.CellMappingInUse(uuid=cell.identity)
+    scatter_gather.CELL_CACHE.invalidate()
+    _dispose_connections(ctxt, cell.database_connection, cell.transport_url)
     return counts

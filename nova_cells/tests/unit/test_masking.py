@@ -3,6 +3,7 @@
 import testtools
 
 from nova_cells.masking import MASK
+from nova_cells.masking import mask_text
 from nova_cells.masking import mask_url
 
 SECRET = 's3cr3t'
@@ -102,3 +103,18 @@ class TestMaskUrl(testtools.TestCase):
         for junk in ('\x00', '://', '@', ',,,', '[', 'a://[:@,]',
                      '%', 'ÿ://ü:ß@ö'):
             self.assertIsInstance(mask_url(junk), str)
+
+
+class TestMaskText(testtools.TestCase):
+
+    def test_every_url_in_a_message_is_masked(self):
+        text = ("cell db 'mysql://u:%s@h/db' and rabbit://g:%s@q:5672/ "
+                "failed; password=%s" % (SECRET, SECRET, SECRET))
+        masked = mask_text(text)
+        self.assertNotIn(SECRET, masked)
+        self.assertIn("'mysql://u:***@h/db'", masked)
+        self.assertIn('rabbit://g:***@q:5672/ failed', masked)
+
+    def test_text_without_secrets_is_unchanged(self):
+        text = 'Cell c1 raised OperationalError: no such table: instances'
+        self.assertEqual(text, mask_text(text))

@@ -8,6 +8,8 @@ import threading
 import time
 import uuid
 
+import fixtures
+
 from nova_cells import context
 from nova_cells import exception
 from nova_cells import scatter_gather
@@ -130,6 +132,22 @@ class TestOutcomes(ScatterGatherTestBase):
             outcomes[cells[1].uuid]))
         self.assertEqual('ok', outcomes[cells[0].uuid])
         self.assertEqual('ok', outcomes[cells[2].uuid])
+
+    def test_a_url_in_a_cell_error_is_logged_masked(self):
+        logger = self.useFixture(fixtures.FakeLogger(
+            name=scatter_gather.__name__))
+        cells = make_cells(1)
+
+        def fail(cctxt):
+            raise RuntimeError('cannot reach mysql+pymysql://nova:'
+                               'Sup3rS3cret@db1/nova (timeout)')
+
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, cells, 5, fail)
+
+        self.assertIsInstance(outcomes[cells[0].uuid], RuntimeError)
+        self.assertIn('mysql+pymysql://nova:***@db1/nova', logger.output)
+        self.assertNotIn('Sup3rS3cret', logger.output)
 
     def test_an_untargetable_cell_is_that_cell_failure(self):
         good = FakeCell()

@@ -4,7 +4,10 @@ import fixtures
 from oslo_db import exception as db_exception
 
 from nova_cells import connections
+from nova_cells import context as nova_context
 from nova_cells import exception
+from nova_cells import rpc
+from nova_cells import scatter_gather
 from nova_cells.cells_admin import cells as cells_admin
 from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.cells_admin import instances as instances_admin
@@ -142,6 +145,49 @@ class TestUpdateCell(base.DatabaseTestCase):
         self.assertEqual(self.urls[1], cells_admin.get_cell(
             self.context, self.cell.uuid).database_connection)
 
+    def test_url_change_keeps_a_transport_another_cell_shares(self):
+        # Cells commonly share one RabbitMQ: moving one of them must not
+        # tear down the transport the other is still using.
+        other = helpers.create_cell(self.context, self.urls[1], name='c2',
+                                    transport_url=RABBIT)
+        registry = connections.get_registry()
+        key = registry.transport_key(RABBIT)
+        shared = registry.transport(key)
+        cells_admin.update_cell(self.context, self.cell.uuid,
+                                transport_url='fake://elsewhere/')
+        self.assertIs(shared, registry.transport(key))
+        cells_admin.update_cell(self.context, other.uuid,
+                                transport_url='fake://elsewhere/')
+        self.assertIsNot(shared, registry.transport(key))
+
+    def test_url_change_keeps_the_default_transport(self):
+        # The cell was created with this node's own transport URL.
+        self.flags(transport_url=RABBIT)
+        rpc.init(connections.get_registry().conf)
+        self.addCleanup(rpc.cleanup)
+        default = rpc.get_transport()
+        cells_admin.update_cell(self.context, self.cell.uuid,
+                                transport_url='fake://elsewhere/')
+        self.assertIs(default, rpc.get_transport())
+
+    def test_url_change_reaches_the_all_cells_fan_out_at_once(self):
+        self.flags(group='cells', cell_cache_ttl=300)
+        scatter_gather.CELL_CACHE.invalidate()
+        self.addCleanup(scatter_gather.CELL_CACHE.invalidate)
+
+        def database_url(cctxt):
+            return connections.get_registry().url_for_key(
+                cctxt.db_connection)
+
+        outcomes = scatter_gather.scatter_gather_all_cells(
+            nova_context.get_admin_context(), database_url)
+        self.assertEqual(self.urls[0], outcomes[self.cell.uuid])
+        cells_admin.update_cell(self.context, self.cell.uuid,
+                                database_connection=self.urls[1])
+        outcomes = scatter_gather.scatter_gather_all_cells(
+            nova_context.get_admin_context(), database_url)
+        self.assertEqual(self.urls[1], outcomes[self.cell.uuid])
+
     def test_refusals_change_nothing(self):
         other = helpers.create_cell(self.context, self.urls[1], name='c2')
         cell0, _ = cells_admin.map_cell0(self.context, 'sqlite:////x/c0.db')
@@ -236,6 +282,47 @@ class TestDeleteCell(base.DatabaseTestCase):
                       api_models.MapInstancesMarker, api_models.CellMapping):
             self.assertEqual(0, helpers.api_count(self.context, model),
                              model.__tablename__)
+
+    def _count_then(self, concurrent_change):
+        """Make delete_cell's first count run ``concurrent_change`` right
+        after it, as another process could between check and delete."""
+        real_count = cells_admin._count_mappings
+        calls = []
+
+        def count(session, cell_id):
+            counts = real_count(session, cell_id)
+            if not calls:
+                calls.append(cell_id)
+                concurrent_change()
+            return counts
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_cells.cells_admin.cells._count_mappings', count))
+
+    def test_host_mapped_during_forced_delete_is_not_orphaned(self):
+        with self.cell.target(self.context) as cctxt:
+            helpers.add_compute_nodes(cctxt, 'host1')
+        self._count_then(lambda: hosts_admin.discover_hosts(
+            nova_context.get_admin_context(), self.cell.uuid))
+        cells_admin.delete_cell(self.context, self.cell.uuid, force=True)
+        self.assertEqual(0, helpers.api_count(self.context,
+                                              api_models.HostMapping))
+        # Its node can be discovered into another cell, as after any
+        # forced delete.
+        with self.cell.target(self.context) as cctxt:
+            self.assertEqual(1, len(db_api.compute_node_get_all_unmapped(
+                cctxt)))
+
+    def test_live_instance_mapped_during_forced_delete_blocks_it(self):
+        helpers.add_instances(self.url, 1)
+        self._count_then(lambda: instances_admin.map_instances(
+            nova_context.get_admin_context(), self.cell.uuid))
+        self.assertRaises(exception.CellHasInstances,
+                          cells_admin.delete_cell, self.context,
+                          self.cell.uuid, force=True)
+        self.assertEqual(1, helpers.api_count(self.context,
+                                              api_models.InstanceMapping))
+        self.assertEqual(1, helpers.api_count(self.context,
+                                              api_models.CellMapping))
 
     def test_cell0_needs_its_own_flag(self):
         cell0, _ = cells_admin.map_cell0(self.context, 'sqlite:////x/c0.db')
