@@ -97,6 +97,35 @@ def parse_database_url(url: str) -> sqlalchemy.engine.URL:
     return parsed
 
 
+_DEFAULT_PORTS = {'mysql': 3306, 'postgresql': 5432}
+_LOOPBACK_NAMES = frozenset({'localhost', '127.0.0.1', '::1'})
+
+
+def database_identity(url: str) -> str | None:
+    """Which database ``url`` reaches, whatever its spelling, or None.
+
+    Two URLs with the same identity name the same database: the driver, a
+    default port, the case of the host name and the loopback address's
+    spelling make no difference, and a SQLite file is its real path.
+    Credentials and options are left out.
+    """
+    try:
+        parsed = parse_database_url(url)
+    except Exception:
+        return None
+    backend = parsed.get_backend_name()
+    database = parsed.database
+    if not database or database == ':memory:':
+        return None
+    if backend == 'sqlite':
+        return 'sqlite:' + os.path.realpath(database)
+    host = (parsed.host or 'localhost').lower()
+    if host in _LOOPBACK_NAMES:
+        host = 'localhost'
+    port = parsed.port or _DEFAULT_PORTS.get(backend)
+    return '%s://%s:%s/%s' % (backend, host, port, database)
+
+
 def database_url_problem(url: str) -> str | None:
     """Why ``url`` cannot be used, in our own words, or None if it can.
 
@@ -106,6 +135,12 @@ def database_url_problem(url: str) -> str | None:
     """
     try:
         parsed = parse_database_url(url)
+        if parsed.host and '@' in parsed.host:
+            # SQLAlchemy ends the password at its first "@": the rest of
+            # the password would be sent as the host name, and echoed by
+            # the driver's connection errors.
+            return ('an "@" in the user name or password must be '
+                    'percent-encoded as %40')
         parsed.get_dialect().import_dbapi()
         engine_url(url)
     except sqlalchemy.exc.NoSuchModuleError:

@@ -97,10 +97,14 @@ def _stored_databases(ctxt) -> list[tuple[str, str]]:
 
 
 def _comparable(url: str) -> set[str]:
+    """The stored spelling, the filled one, and which database it is."""
     forms = {url}
     rendering = url_templates.render_field(urls.DATABASE, url)
     if rendering.complete:
         forms.add(rendering.url)
+        identity = connections.database_identity(rendering.url)
+        if identity is not None:
+            forms.add(identity)
     return forms
 
 

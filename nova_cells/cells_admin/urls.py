@@ -50,10 +50,17 @@ def check_transport_url(url: str | None, cell: str) -> None:
     rendered = filled(TRANSPORT, url, cell)
     try:
         _parse_transport_url(rendered)
-    except Exception as error:  # InvalidTransportURL, ValueError (port)
+    except Exception:  # InvalidTransportURL; ValueError for a bad port
+        # Never the parser's own message: it may quote part of a password
+        # (a bad "port" is often a password cut at an unencoded "/").
         raise exception.InvalidCellURL(
             cell=cell, kind='transport', url=mask_url(url),
-            reason=_reason(error)) from None
+            reason=_TRANSPORT_SYNTAX) from None
+
+
+_TRANSPORT_SYNTAX = ('expected driver://[user:password@]host[:port]'
+                     '[,...]/[virtual_host], with special characters in '
+                     'user names and passwords percent-encoded')
 
 
 def check_database_connection(url: str | None, cell: str) -> None:
@@ -63,25 +70,17 @@ def check_database_connection(url: str | None, cell: str) -> None:
             kind='database', option='--database_connection',
             config='[database] connection')
     rendered = filled(DATABASE, url, cell)
-    try:
-        parsed = sqlalchemy.engine.make_url(rendered)
-        parsed.get_dialect()
-    except Exception as error:  # ArgumentError, NoSuchModuleError, ...
+    problem = connections.database_url_problem(rendered)
+    if problem is not None:
         raise exception.InvalidCellURL(
-            cell=cell, kind='database', url=mask_url(url),
-            reason=_reason(error)) from None
+            cell=cell, kind='database', url=mask_url(url), reason=problem)
+    parsed = sqlalchemy.engine.make_url(rendered)
     if parsed.get_backend_name() == 'sqlite' and parsed.database in (
             None, '', ':memory:'):
         raise exception.InvalidCellURL(
             cell=cell, kind='database', url=mask_url(url),
             reason='an in-memory SQLite database cannot hold a cell; name '
                    'a file (sqlite:////path/to/cell.sqlite)')
-
-
-def _reason(error: Exception) -> str:
-    # Parser messages may quote the URL; mask whatever they echo.
-    text = str(error).strip() or type(error).__name__
-    return mask_url(text.splitlines()[0])
 
 
 def cell0_default_connection(main_connection: str) -> str:
@@ -103,8 +102,8 @@ def cell0_default_connection(main_connection: str) -> str:
         raise refuse('[database] connection is not set')
     try:
         parsed = sqlalchemy.engine.make_url(main_connection)
-    except Exception as error:
-        raise refuse(_reason(error)) from None
+    except Exception:
+        raise refuse('it is not a database URL') from None
     database = parsed.database
     if not database or database == ':memory:':
         raise refuse('the local database has no name to add _cell0 to')

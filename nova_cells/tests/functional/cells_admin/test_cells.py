@@ -71,6 +71,22 @@ class TestCells(base.DatabaseTestCase):
         self.assertIn(first.uuid, str(error))
         self.assertEqual(1, len(cells_admin.list_cells(self.context)))
 
+    def test_same_database_spelled_differently_is_refused(self):
+        cells_admin.create_cell(
+            self.context, name='pg', transport_url='fake://pg/',
+            database_connection='postgresql+psycopg2://u:pw@127.0.0.1/cells')
+        for spelling in ('postgresql://u:other@localhost/cells',
+                         'postgresql+psycopg2://u:pw@LOCALHOST:5432/cells'):
+            self.assertRaises(
+                exception.CellDatabaseInUse, cells_admin.create_cell,
+                self.context, name='again', transport_url='fake://x/',
+                database_connection=spelling)
+        # Another database on the same server is a different cell.
+        cells_admin.create_cell(
+            self.context, name='pg2', transport_url='fake://pg2/',
+            database_connection='postgresql://u:pw@127.0.0.1/cells2')
+        self.assertEqual(2, len(cells_admin.list_cells(self.context)))
+
     def test_password_in_error_is_masked(self):
         error = self.assertRaises(
             exception.InvalidCellURL, cells_admin.create_cell, self.context,

@@ -58,3 +58,21 @@ class TestChecks(base.TestCase):
                     'sqlite:///:memory:'):
             self.assertRaises(exception.InvalidCellURL,
                               urls.check_database_connection, bad, 'c')
+
+    def test_unencoded_password_characters_never_reach_the_message(self):
+        # A "/" ends the host part early, so the parser reads the rest of
+        # the password as a port and quotes it in its own error.
+        error = self.assertRaises(
+            exception.InvalidCellURL, urls.check_transport_url,
+            'rabbit://u:TopSecret99/x@127.0.0.1/x', 'c')
+        self.assertNotIn('TopSecret99', str(error))
+        self.assertIn('percent-encoded', str(error))
+        # SQLAlchemy ends a password at its first "@" and would send the
+        # rest as the host name, which a driver's errors then echo.
+        error = self.assertRaises(
+            exception.InvalidCellURL, urls.check_database_connection,
+            'mysql+pymysql://u:p@ssw0rd@h/db', 'c')
+        self.assertNotIn('ssw0rd', str(error))
+        self.assertIn('%40', str(error))
+        urls.check_database_connection('mysql+pymysql://u:p%40ssw0rd@h/db',
+                                       'c')
