@@ -142,6 +142,21 @@ def _checked_values(model, values: dict, forbidden=('id',)) -> dict:
     return dict(values)
 
 
+def _insert(context, model, values: dict,
+            duplicate: Callable[[dict], Exception]):
+    """Add one row of ``model`` (its uuid kept or made) and flush it, so a
+    duplicate is raised here, as ``duplicate(values)``, not at commit."""
+    values = _checked_values(model, values)
+    values.setdefault('uuid', str(uuid_lib.uuid4()))
+    row = model(**values)
+    try:
+        context.session.add(row)
+        context.session.flush()
+    except db_exception.DBDuplicateEntry:
+        raise duplicate(values) from None
+    return row
+
+
 # -- instances -------------------------------------------------------------
 
 @main_writer
@@ -150,15 +165,8 @@ def instance_create(context, values: dict) -> models.Instance:
 
     :raises InstanceExists: an instance with that uuid is already there.
     """
-    values = _checked_values(models.Instance, values)
-    values.setdefault('uuid', str(uuid_lib.uuid4()))
-    instance = models.Instance(**values)
-    try:
-        context.session.add(instance)
-        context.session.flush()
-    except db_exception.DBDuplicateEntry:
-        raise exception.InstanceExists(uuid=values['uuid']) from None
-    return instance
+    return _insert(context, models.Instance, values,
+                   lambda row: exception.InstanceExists(uuid=row['uuid']))
 
 
 # The writers' re-read, built once per read_deleted value: building a
@@ -374,18 +382,10 @@ def instance_destroy(context, uuid: str) -> models.Instance:
 
 @main_writer
 def compute_node_create(context, values: dict) -> models.ComputeNode:
-    values = _checked_values(models.ComputeNode, values)
-    values.setdefault('uuid', str(uuid_lib.uuid4()))
-    node = models.ComputeNode(**values)
-    try:
-        context.session.add(node)
-        context.session.flush()
-    except db_exception.DBDuplicateEntry:
-        raise exception.Conflict(
-            'Compute node %s on host %s already exists.' % (
-                values.get('hypervisor_hostname'), values.get('host'))
-        ) from None
-    return node
+    return _insert(context, models.ComputeNode, values,
+                   lambda row: exception.Conflict(
+                       'Compute node %s on host %s already exists.' % (
+                           row.get('hypervisor_hostname'), row.get('host'))))
 
 
 @main_reader
@@ -437,17 +437,10 @@ def compute_nodes_mark_mapped(context, node_ids: Sequence[int]) -> int:
 
 @main_writer
 def service_create(context, values: dict) -> models.Service:
-    values = _checked_values(models.Service, values)
-    values.setdefault('uuid', str(uuid_lib.uuid4()))
-    service = models.Service(**values)
-    try:
-        context.session.add(service)
-        context.session.flush()
-    except db_exception.DBDuplicateEntry:
-        raise exception.Conflict(
-            'Service %s on host %s already exists.' % (
-                values.get('binary'), values.get('host'))) from None
-    return service
+    return _insert(context, models.Service, values,
+                   lambda row: exception.Conflict(
+                       'Service %s on host %s already exists.' % (
+                           row.get('binary'), row.get('host'))))
 
 
 @main_reader
