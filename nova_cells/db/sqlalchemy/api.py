@@ -341,6 +341,18 @@ def instance_count(context, filters: dict | None = None) -> int:
     return context.session.execute(statement).scalar_one()
 
 
+def _changed_instance(context, uuid: str, result) -> models.Instance:
+    """The instance an UPDATE just changed, as stored now.
+
+    :raises InstanceNotFound: the UPDATE matched no row.
+    """
+    if result.rowcount == 0:
+        raise exception.InstanceNotFound(instance_id=uuid)
+    instance = _instance_by_uuid(context, uuid, read_deleted='yes')
+    context.session.refresh(instance)
+    return instance
+
+
 @main_writer
 def instance_update(context, uuid: str, values: dict) -> models.Instance:
     """Update a live instance and return it as stored.
@@ -356,11 +368,7 @@ def instance_update(context, uuid: str, values: dict) -> models.Instance:
             models.Instance.uuid == uuid,
             _read_deleted_clause(models.Instance, context.read_deleted)
         ).values(**values))
-    if result.rowcount == 0:
-        raise exception.InstanceNotFound(instance_id=uuid)
-    instance = _instance_by_uuid(context, uuid, read_deleted='yes')
-    context.session.refresh(instance)
-    return instance
+    return _changed_instance(context, uuid, result)
 
 
 @main_writer
@@ -371,11 +379,7 @@ def instance_destroy(context, uuid: str) -> models.Instance:
     result = context.session.execute(
         sa.update(table).where(table.c.uuid == uuid, table.c.deleted == 0)
         .values(deleted=table.c.id, deleted_at=now, updated_at=now))
-    if result.rowcount == 0:
-        raise exception.InstanceNotFound(instance_id=uuid)
-    instance = _instance_by_uuid(context, uuid, read_deleted='yes')
-    context.session.refresh(instance)
-    return instance
+    return _changed_instance(context, uuid, result)
 
 
 # -- compute nodes ---------------------------------------------------------
