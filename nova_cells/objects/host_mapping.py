@@ -10,7 +10,6 @@ so that their fingerprints stay identical to Nova's.
 from typing import Any
 
 import sqlalchemy as sa
-from oslo_db import exception as db_exception
 from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import fields
 
@@ -19,13 +18,11 @@ from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.objects import base
 from nova_cells.objects import cell_mapping as cell_mapping_obj
+from nova_cells.objects import rows_with_cell
 
 TABLE = api_models.HostMapping.__table__
-_CELLS = cell_mapping_obj.TABLE
-#: A host mapping's columns and its cell's (prefixed), in one statement.
-_WITH_CELL = sa.select(TABLE, *cell_mapping_obj.joined_columns()).select_from(
-    TABLE.join(_CELLS, TABLE.c.cell_id == _CELLS.c.id))
-_BY_HOST = _WITH_CELL.where(TABLE.c.host == sa.bindparam('host'))
+_ROWS = rows_with_cell.RowsWithCell(TABLE, cell_optional=False)
+_BY_HOST = _ROWS.statement.where(TABLE.c.host == sa.bindparam('host'))
 
 
 def _row_filter(mapping: 'HostMapping') -> Any:
@@ -35,24 +32,6 @@ def _row_filter(mapping: 'HostMapping') -> Any:
         return TABLE.c.host == mapping.host
     raise exception.ObjectActionError(
         action='find a host mapping', reason='it has neither id nor host')
-
-
-def _as_db_row(row: Any) -> dict:
-    values = dict(row._mapping)
-    values['cell_mapping'] = cell_mapping_obj.pop_joined_row(values)
-    return values
-
-
-def _select_with_cell(db: Any, *where: Any) -> list[dict]:
-    """Rows with their cell, read on ``db``: a reader's Core connection
-    or a writer's session."""
-    statement = _WITH_CELL.where(*where).order_by(TABLE.c.id)
-    return [_as_db_row(row) for row in db.execute(statement)]
-
-
-def _select_one_with_cell(db: Any, where: Any) -> dict | None:
-    rows = _select_with_cell(db, where)
-    return rows[0] if rows else None
 
 
 @base.NovaCellsObjectRegistry.register
@@ -98,7 +77,7 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
         row = context.connection.execute(_BY_HOST, {'host': host}).first()
         if row is None:
             raise exception.HostMappingNotFound(name=host)
-        return _as_db_row(row)
+        return _ROWS.as_db_row(row)
 
     @classmethod
     @ovo_base.remotable
@@ -113,16 +92,10 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
     @staticmethod
     @db_api.api_writer
     def _create_in_db(context: Any, updates: dict) -> dict:
-        try:
-            result = context.session.execute(
-                sa.insert(TABLE).values(**updates))
-        except db_exception.DBDuplicateEntry:
-            raise exception.HostMappingExists(name=updates['host']) from None
-        except db_exception.DBReferenceError:
-            raise exception.CellMappingNotFound(
-                uuid='with id %s' % updates['cell_id']) from None
-        return _select_one_with_cell(
-            context.session, TABLE.c.id == result.inserted_primary_key[0])
+        return _ROWS.insert(
+            context.session, updates,
+            duplicate=lambda: exception.HostMappingExists(
+                name=updates['host']))
 
     @ovo_base.remotable
     def create(self):
@@ -150,22 +123,11 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
     @db_api.api_writer
     def _save_in_db(context: Any, where: Any, label: str,
                     updates: dict) -> dict:
-        if updates:
-            try:
-                result = context.session.execute(
-                    sa.update(TABLE).where(where).values(**updates))
-            except db_exception.DBDuplicateEntry:
-                raise exception.HostMappingExists(
-                    name=updates.get('host')) from None
-            except db_exception.DBReferenceError:
-                raise exception.CellMappingNotFound(
-                    uuid='with id %s' % updates.get('cell_id')) from None
-            if result.rowcount == 0:
-                raise exception.HostMappingNotFound(name=label)
-        db_row = _select_one_with_cell(context.session, where)
-        if db_row is None:
-            raise exception.HostMappingNotFound(name=label)
-        return db_row
+        return _ROWS.update(
+            context.session, where, updates,
+            duplicate=lambda: exception.HostMappingExists(
+                name=updates.get('host')),
+            not_found=lambda: exception.HostMappingNotFound(name=label))
 
     @ovo_base.remotable
     def save(self):
@@ -208,9 +170,8 @@ class HostMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
     def _get_from_db(context: Any, cell_id: int | None = None
                      ) -> list[dict]:
         if cell_id is None:
-            return _select_with_cell(context.connection)
-        return _select_with_cell(context.connection,
-                                 TABLE.c.cell_id == cell_id)
+            return _ROWS.select(context.connection)
+        return _ROWS.select(context.connection, TABLE.c.cell_id == cell_id)
 
     @classmethod
     @ovo_base.remotable

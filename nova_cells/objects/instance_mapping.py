@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from oslo_db import exception as db_exception
 from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import fields
 
@@ -28,13 +27,12 @@ from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.objects import base
 from nova_cells.objects import cell_mapping as cell_mapping_obj
+from nova_cells.objects import rows_with_cell
 
 TABLE = api_models.InstanceMapping.__table__
-_CELLS = cell_mapping_obj.TABLE
-#: A mapping's columns and its cell's (prefixed), in one statement.
-_WITH_CELL = sa.select(TABLE, *cell_mapping_obj.joined_columns()).select_from(
-    TABLE.outerjoin(_CELLS, TABLE.c.cell_id == _CELLS.c.id))
-_BY_INSTANCE_UUID = _WITH_CELL.where(
+# A mapping may have no cell yet, hence the outer join.
+_ROWS = rows_with_cell.RowsWithCell(TABLE, cell_optional=True)
+_BY_INSTANCE_UUID = _ROWS.statement.where(
     TABLE.c.instance_uuid == sa.bindparam('uuid'))
 _REQUIRED_ON_CREATE = ('instance_uuid', 'project_id')
 #: Bound parameters per IN clause; well under every backend's limit.
@@ -55,28 +53,6 @@ def _row_filter(mapping: 'InstanceMapping') -> Any:
     raise exception.ObjectActionError(
         action='find an instance mapping',
         reason='it has neither id nor instance_uuid')
-
-
-def _as_db_row(row: Any) -> dict:
-    """A joined result row as the mapping's values, its cell nested."""
-    values = dict(row._mapping)
-    values['cell_mapping'] = cell_mapping_obj.pop_joined_row(values)
-    return values
-
-
-def _select_with_cell(db: Any, *where: Any, limit: int | None = None
-                      ) -> list[dict]:
-    """Rows with their cell, read on ``db``: a reader's Core connection
-    or a writer's session."""
-    statement = _WITH_CELL.where(*where).order_by(TABLE.c.id)
-    if limit is not None:
-        statement = statement.limit(limit)
-    return [_as_db_row(row) for row in db.execute(statement)]
-
-
-def _select_one_with_cell(db: Any, where: Any) -> dict | None:
-    rows = _select_with_cell(db, where)
-    return rows[0] if rows else None
 
 
 def _updates_for_write(mapping: 'InstanceMapping', action: str) -> dict:
@@ -175,7 +151,7 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
             _BY_INSTANCE_UUID, {'uuid': instance_uuid}).first()
         if row is None:
             raise exception.InstanceMappingNotFound(uuid=instance_uuid)
-        return _as_db_row(row)
+        return _ROWS.as_db_row(row)
 
     @classmethod
     @ovo_base.remotable
@@ -190,17 +166,10 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
     @staticmethod
     @db_api.api_writer
     def _create_in_db(context: Any, updates: dict) -> dict:
-        try:
-            result = context.session.execute(
-                sa.insert(TABLE).values(**updates))
-        except db_exception.DBDuplicateEntry:
-            raise exception.InstanceMappingExists(
-                uuid=updates['instance_uuid']) from None
-        except db_exception.DBReferenceError:
-            raise exception.CellMappingNotFound(
-                uuid='with id %s' % updates.get('cell_id')) from None
-        return _select_one_with_cell(
-            context.session, TABLE.c.id == result.inserted_primary_key[0])
+        return _ROWS.insert(
+            context.session, updates,
+            duplicate=lambda: exception.InstanceMappingExists(
+                uuid=updates['instance_uuid']))
 
     @ovo_base.remotable
     def create(self):
@@ -228,22 +197,11 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
     @db_api.api_writer
     def _save_in_db(context: Any, where: Any, label: str,
                     updates: dict) -> dict:
-        if updates:
-            try:
-                result = context.session.execute(
-                    sa.update(TABLE).where(where).values(**updates))
-            except db_exception.DBDuplicateEntry:
-                raise exception.InstanceMappingExists(
-                    uuid=updates.get('instance_uuid')) from None
-            except db_exception.DBReferenceError:
-                raise exception.CellMappingNotFound(
-                    uuid='with id %s' % updates.get('cell_id')) from None
-            if result.rowcount == 0:
-                raise exception.InstanceMappingNotFound(uuid=label)
-        db_row = _select_one_with_cell(context.session, where)
-        if db_row is None:
-            raise exception.InstanceMappingNotFound(uuid=label)
-        return db_row
+        return _ROWS.update(
+            context.session, where, updates,
+            duplicate=lambda: exception.InstanceMappingExists(
+                uuid=updates.get('instance_uuid')),
+            not_found=lambda: exception.InstanceMappingNotFound(uuid=label))
 
     @ovo_base.remotable
     def save(self):
@@ -290,7 +248,7 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
     @db_api.api_connection_reader
     def _get_where_from_db(context: Any, *where: Any,
                            limit: int | None = None) -> list[dict]:
-        return _select_with_cell(context.connection, *where, limit=limit)
+        return _ROWS.select(context.connection, *where, limit=limit)
 
     @classmethod
     def _make(cls, context: Any, db_rows: list) -> 'InstanceMappingList':
@@ -317,8 +275,8 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
                                        uuids: Iterable[str]) -> list[dict]:
         rows = []
         for chunk in _chunks(uuids):
-            rows += _select_with_cell(context.connection,
-                                      TABLE.c.instance_uuid.in_(chunk))
+            rows += _ROWS.select(context.connection,
+                                 TABLE.c.instance_uuid.in_(chunk))
         return sorted(rows, key=lambda row: row['id'])
 
     @classmethod
@@ -356,7 +314,7 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
         ``queued_for_delete`` (never migrated) counts as not queued.
         """
         where = [
-            _CELLS.c.uuid == cell_uuid,
+            cell_mapping_obj.TABLE.c.uuid == cell_uuid,
             sa.or_(TABLE.c.queued_for_delete == sa.false(),
                    TABLE.c.queued_for_delete.is_(None)),
         ]
