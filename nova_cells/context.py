@@ -249,3 +249,31 @@ def target_cell(context: RequestContext,
     the block. Targeting (and so a bad URL's error) happens on entry.
     """
     return _Targeted(context, cell_mapping)
+
+
+# Nova's ``nova.context`` exports the scatter-gather helpers; code written
+# for Nova imports them from there. They live in nova_cells.scatter_gather,
+# which imports this module, so they are looked up on first access (PEP
+# 562) rather than imported here: the same functions, not copies.
+_SCATTER_GATHER_NAMES = {
+    'scatter_gather_cells': 'scatter_gather_cells',
+    'scatter_gather_all_cells': 'scatter_gather_all_cells',
+    'scatter_gather_skip_cell0': 'scatter_gather_skip_cell0',
+    'scatter_gather_single_cell': 'scatter_gather_single_cell',
+    'did_not_respond_sentinel': 'did_not_respond_sentinel',
+    'is_cell_failure_sentinel': 'is_cell_failure',
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _SCATTER_GATHER_NAMES.get(name)
+    if target is None:
+        raise AttributeError('module %r has no attribute %r' % (
+            __name__, name))
+    from nova_cells import scatter_gather
+
+    return getattr(scatter_gather, target)
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_SCATTER_GATHER_NAMES))

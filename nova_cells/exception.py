@@ -74,6 +74,14 @@ class InvalidCellURL(Invalid):
                '%(reason)s')
 
 
+class UntargetedContext(Invalid):
+    msg_fmt = ('%(function)s was called with a context that is not '
+               'targeted at a cell, and [cells] require_targeted_context '
+               'is on: target the context first (nova_cells.context.'
+               'target_cell), or turn the option off to use the local '
+               '[database] connection.')
+
+
 class InvalidSortKey(Invalid):
     msg_fmt = 'Cannot sort instances by %(key)r; sortable keys: %(known)s.'
 

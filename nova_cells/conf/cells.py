@@ -32,6 +32,17 @@ cells_opts = [
         help='Seconds the list of cells used to fan out to all cells is '
              'cached. A new, disabled or deleted cell is seen within this '
              'time without a restart. 0 disables the cache.'),
+    cfg.BoolOpt(
+        'require_targeted_context',
+        default=False,
+        help='Refuse a main (cell) database call made through a context '
+             'that is not targeted at a cell: the DB API function raises '
+             'UntargetedContext, naming itself, instead of silently using '
+             'the local [database] connection. A forgotten '
+             'target_cell() is the most common cells bug; turn this on in '
+             'the tests of code that routes by cell. Off in production, '
+             'where services with a local cell database rely on the '
+             'fallback.'),
 ]
 
 

@@ -15,6 +15,7 @@ exactly Nova's (see ``tests/unit/objects/test_objects.py``).
 """
 
 import contextlib
+import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +31,8 @@ from nova_cells.db.sqlalchemy import api_models
 from nova_cells.masking import mask_url
 from nova_cells.objects import base
 from nova_cells.objects import url_templates
+
+LOG = logging.getLogger(__name__)
 
 CELL0_UUID = '00000000-0000-0000-0000-000000000000'
 
@@ -73,6 +76,16 @@ def row_filter(mapping: 'CellMapping') -> Any:
 def _select_one(context: Any, where: Any) -> Any:
     row = context.session.execute(sa.select(TABLE).where(where)).first()
     return None if row is None else row._mapping
+
+
+def _format_url(field: str, url: str | None) -> str | None:
+    rendering = url_templates.render_field(field, url)
+    if not rendering.complete:
+        # Reasons name variables and options, never their values.
+        LOG.error('Cannot fill the %s template %s: %s', field,
+                  mask_url(url), '; '.join(
+                      reason for _, reason in rendering.missing))
+    return rendering.url
 
 
 @base.NovaCellsObjectRegistry.register
@@ -159,6 +172,20 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
             else:
                 self._unfilled[field] = rendering
             setattr(self, field, rendering.url)
+
+    # Nova's names: ``nova-manage`` fills a URL given on its command line
+    # with ``CellMapping.format_mq_url(url)`` / ``format_db_url(url)``.
+    # The same filling as a loaded cell's; as in Nova, a template this node
+    # cannot fill comes back as it was (and the reason is logged).
+    @staticmethod
+    def format_db_url(url):
+        """``url`` filled from ``[database] connection``."""
+        return _format_url('database_connection', url)
+
+    @staticmethod
+    def format_mq_url(url):
+        """``url`` filled from ``[DEFAULT] transport_url``."""
+        return _format_url('transport_url', url)
 
     def _urls_for_write(self, updates: dict) -> dict:
         """``updates`` with each URL as it must be stored.

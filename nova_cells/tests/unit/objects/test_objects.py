@@ -330,4 +330,5 @@ class TestPresentation(test_base.TestCase):
             ['CELL0_UUID', 'CellMapping', 'CellMappingList', 'HostMapping',
              'HostMappingList', 'InstanceMapping', 'InstanceMappingList',
              'NovaCellsObject', 'NovaCellsObjectRegistry',
-             'NovaCellsObjectSerializer'], sorted(objects.__all__))
+             'NovaCellsObjectSerializer', 'register_all'],
+            sorted(objects.__all__))
