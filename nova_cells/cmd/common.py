@@ -4,19 +4,29 @@ A category is a :class:`Category` value: a name, a help line and its
 :class:`Action` s. An action is a plain function taking keyword arguments
 and returning an exit code (``None`` means success); its command-line
 arguments are :func:`argument` values whose ``name`` is the keyword the
-function receives. For example::
+function receives, and its exit codes are :func:`exit_code` values. For
+example::
 
     def sync(version=None):
         migration.db_sync(version, database='api')
 
     CATEGORY = common.Category('api_db', 'The API database schema.', [
         common.Action('sync', sync, 'Upgrade the schema.', [
-            common.argument('version', nargs='?', metavar='VERSION')]),
+            common.argument('version', nargs='?', metavar='VERSION')], [
+            common.exit_code(0, 'upgraded'),
+            common.exit_code(1, 'unknown VERSION',
+                             exception.InvalidRevision)]),
     ])
 
-Actions raise on failure; :mod:`nova_cells.cmd.manage` turns any exception
-into one line on stderr and :data:`EXIT_FAILURE`. An action that fails
-without an exception (a check that found problems) returns its code.
+An action's exit codes are declared there and nowhere else: each says its
+number, what it means to the operator and which exceptions lead to it.
+The ``--help`` text (:attr:`Action.help`), the dispatch
+(:meth:`Action.exit_code_for`, used by the one catch-all in
+:mod:`nova_cells.cmd.manage`) and the documentation check
+(``tests/unit/test_docs.py`` against ``doc/source/operator/commands.rst``)
+all read them. Actions raise on failure; an exception no declaration
+names exits :data:`EXIT_FAILURE`. An action that fails without an
+exception (a check that found problems) returns a declared code.
 
 Exit codes (Nova's): :data:`EXIT_SUCCESS` 0, :data:`EXIT_FAILURE` 1,
 :data:`EXIT_USAGE` 2 for a command line or configuration that cannot be
@@ -26,6 +36,7 @@ used (argparse's own code for usage errors).
 import argparse
 import dataclasses
 import re
+import sys
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
@@ -41,8 +52,7 @@ EXIT_USAGE = 2
 # Parsed arguments share oslo.config's namespace with its own options
 # (config_file, debug, ...): a prefix keeps action arguments apart.
 _DEST_PREFIX = 'action_argument_'
-HANDLER_ATTRIBUTE = 'action_handler'
-ARGUMENT_NAMES_ATTRIBUTE = 'action_argument_names'
+ACTION_ATTRIBUTE = 'action_declaration'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,11 +79,48 @@ def argument(name: str, *flags: str, **options: Any) -> Argument:
 
 
 @dataclasses.dataclass(frozen=True)
+class ExitCode:
+    """One exit code of an action: its number, what it means, and the
+    exceptions (subclasses included) that end the action with it; none
+    for a code the action returns itself."""
+
+    code: int
+    meaning: str
+    raised_by: tuple[type[BaseException], ...] = ()
+
+
+def exit_code(code: int, meaning: str,
+              *raised_by: type[BaseException]) -> ExitCode:
+    return ExitCode(code, meaning, raised_by)
+
+
+@dataclasses.dataclass(frozen=True)
 class Action:
+    """An action: ``summary`` is its help without the exit codes."""
+
     name: str
     handler: Callable[..., int | None]
-    help: str
+    summary: str
     arguments: Sequence[Argument] = ()
+    exit_codes: Sequence[ExitCode] = ()
+
+    @property
+    def help(self) -> str:
+        """The summary and every declared exit code, for ``--help``."""
+        if not self.exit_codes:
+            return self.summary
+        return '%s Exit %s.' % (self.summary, '; '.join(
+            '%d %s' % (declared.code, declared.meaning)
+            for declared in self.exit_codes))
+
+    def exit_code_for(self, error: BaseException) -> int:
+        """The declared code of the most specific class of ``error`` that
+        a declaration names; :data:`EXIT_FAILURE` when none does."""
+        for kind in type(error).__mro__:
+            for declared in self.exit_codes:
+                if kind in declared.raised_by:
+                    return declared.code
+        return EXIT_FAILURE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,24 +141,48 @@ class Category:
                 action.name, help=action.help, description=action.help)
             for action_argument in action.arguments:
                 action_argument.add_to(action_parser)
-            action_parser.set_defaults(**{
-                HANDLER_ATTRIBUTE: action.handler,
-                ARGUMENT_NAMES_ATTRIBUTE: [
-                    action_argument.name
-                    for action_argument in action.arguments],
-            })
+            action_parser.set_defaults(**{ACTION_ATTRIBUTE: action})
 
 
-def handler_and_arguments(parsed) -> tuple[Callable, dict[str, Any]]:
-    """The chosen action's function and its keyword arguments.
+def action_and_arguments(parsed) -> tuple[Action, dict[str, Any]]:
+    """The chosen action and its handler's keyword arguments.
 
     ``parsed`` is anything exposing the parsed attributes, such as
     oslo.config's ``CONF.category``.
     """
-    handler = getattr(parsed, HANDLER_ATTRIBUTE)
-    names = getattr(parsed, ARGUMENT_NAMES_ATTRIBUTE)
-    return handler, {name: getattr(parsed, _DEST_PREFIX + name)
-                     for name in names}
+    action = getattr(parsed, ACTION_ATTRIBUTE)
+    return action, {argument.name: getattr(parsed,
+                                           _DEST_PREFIX + argument.name)
+                    for argument in action.arguments}
+
+
+def handler_and_arguments(parsed) -> tuple[Callable, dict[str, Any]]:
+    """The chosen action's function and its keyword arguments."""
+    action, arguments = action_and_arguments(parsed)
+    return action.handler, arguments
+
+
+def exit_code_table(category: Category) -> str:
+    """Every action's exit codes as a reST table, for a module docstring
+    (the declarations stay the only source)."""
+    width = max(len(action.name) for action in category.actions)
+    border = '=' * width + '  ' + '=' * 50
+    rows = [border]
+    for action in category.actions:
+        for index, declared in enumerate(action.exit_codes):
+            name = action.name if index == 0 else ''
+            rows.append('%s  %d %s' % (name.ljust(width), declared.code,
+                                       declared.meaning))
+    rows.append(border)
+    return '\n'.join(rows) + '\n'
+
+
+def print_error(message: str) -> None:
+    print('ERROR: %s' % message, file=sys.stderr)
+
+
+def print_warning(message: str) -> None:
+    print('WARNING: %s' % message, file=sys.stderr)
 
 
 _URL_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")

@@ -1,23 +1,45 @@
-"""``nova-cells-manage db``: the schema of the local main (cell) database."""
+"""``nova-cells-manage db``: the schema of the local main (cell) database,
+and with ``sync --all-cells`` of every mapped cell's."""
 
-from nova_cells.cmd import cell_v2
+from nova_cells import context as nova_context
+from nova_cells.cells_admin import database_sync
+from nova_cells.cmd import api_db
 from nova_cells.cmd import common
 from nova_cells.db import migration
 
+__all__ = ['CATEGORY', 'sync']
 
-def sync(version: str | None = None, all_cells: bool = False) -> int:
+
+def _report_cell_sync(outcome: database_sync.CellSync) -> None:
+    if outcome.ok:
+        print('%s %s: at revision %s' % (outcome.target, outcome.url,
+                                         outcome.revision), flush=True)
+    else:
+        common.print_error('%s %s: %s' % (outcome.target, outcome.url,
+                                          outcome.error))
+
+
+def _sync_all_cells(version: str | None) -> int:
+    """Migrate the local main database and every mapped cell's; one line
+    each. Exit 0 when every one succeeded, 1 when any failed (named on
+    stderr); the others are migrated regardless."""
+    outcomes = database_sync.sync_all_cells(
+        nova_context.get_admin_context(), version, report=_report_cell_sync)
+    failed = [outcome for outcome in outcomes if not outcome.ok]
+    if failed:
+        common.print_error('%d of %d databases failed to migrate.' % (
+            len(failed), len(outcomes)))
+        return common.EXIT_FAILURE
+    return common.EXIT_SUCCESS
+
+
+def sync(version: str | None = None, all_cells: bool = False) -> int | None:
     """Upgrade the [database] schema to ``version`` (default: newest);
-    with ``all_cells``, also every mapped cell's (see cell_v2)."""
+    with ``all_cells``, also every mapped cell's."""
     if all_cells:
-        return cell_v2.db_sync_all_cells(version)
+        return _sync_all_cells(version)
     migration.db_sync(version, database=migration.MAIN)
-    return common.EXIT_SUCCESS
-
-
-def version() -> int:
-    """Print the [database] database's current schema revision."""
-    print(migration.db_version(database=migration.MAIN))
-    return common.EXIT_SUCCESS
+    return None
 
 
 CATEGORY = common.Category(
@@ -27,14 +49,14 @@ CATEGORY = common.Category(
             'sync', sync,
             'Upgrade the main database schema to the newest revision, or '
             'to VERSION. Adopts a database Nova created; never downgrades.',
-            [common.argument('version', nargs='?', default=None,
-                             help='A revision id (or a unique prefix of '
-                                  'one); default: the newest.'),
+            [api_db.VERSION_ARGUMENT,
              common.argument(
                  'all_cells', '--all-cells', action='store_true',
                  help='Also migrate the main database of every mapped cell '
                       '(cell0 included), one line each; a cell that fails '
-                      'does not stop the others. Exit 1 if any failed.')]),
-        common.Action('version', version,
-                      'Print the current main database schema revision.'),
+                      'does not stop the others.')],
+            [api_db.SYNC_EXIT_CODES[0],
+             common.exit_code(1, api_db.SYNC_FAILED + '; with --all-cells, '
+                                 'any database failed')]),
+        api_db.version_action(migration.MAIN, 'main database'),
     ])

@@ -8,7 +8,10 @@ write ``nova_cells/cmd/<name>.py`` with its ``CATEGORY`` and add it to
 :data:`CATEGORIES` below; nothing else changes.
 
 Every failure prints one line to stderr (``ERROR: ...``, passwords masked)
-and exits non-zero; ``--debug`` adds the traceback. Exit codes are listed in
+and exits non-zero; ``--debug`` adds the traceback. :func:`main` is the one
+place that catches an action's exception; the code it exits with is the one
+the action declares for it (:meth:`nova_cells.cmd.common.Action.
+exit_code_for`), else 1. Exit codes common to every action are listed in
 :mod:`nova_cells.cmd.common`.
 """
 
@@ -41,10 +44,6 @@ _CATEGORY_OPT = cfg.SubCommandOpt(
     handler=_add_categories)
 
 
-def _print_error(message: str) -> None:
-    print('ERROR: %s' % message, file=sys.stderr)
-
-
 def _debug_requested() -> bool:
     try:
         return bool(CONF.debug)
@@ -62,23 +61,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config.parse_args(argv)
     except cfg.ConfigFilesNotFoundError as error:
-        _print_error('cannot read configuration file(s): %s' %
+        common.print_error('cannot read configuration file(s): %s' %
                      ', '.join(error.config_files))
         return common.EXIT_USAGE
     except cfg.Error as error:
-        _print_error('invalid configuration: %s' % common.error_line(error))
+        common.print_error('invalid configuration: %s' %
+                           common.error_line(error))
         return common.EXIT_USAGE
     except OSError as error:  # e.g. --config-file naming a directory
-        _print_error('cannot read configuration: %s: %s' % (
+        common.print_error('cannot read configuration: %s: %s' % (
             error.filename or '', error.strerror or type(error).__name__))
         return common.EXIT_USAGE
 
+    action, arguments = common.action_and_arguments(CONF.category)
     try:
-        handler, arguments = common.handler_and_arguments(CONF.category)
-        result = handler(**arguments)
+        result = action.handler(**arguments)
     except Exception as error:
         if _debug_requested():
             traceback.print_exc()
-        _print_error(common.error_line(error))
-        return common.EXIT_FAILURE
+        common.print_error(common.error_line(error))
+        return action.exit_code_for(error)
     return common.EXIT_SUCCESS if result is None else result

@@ -18,6 +18,7 @@ from nova_cells import context as nova_context
 from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.cmd import cell_v2
 from nova_cells.cmd import common
+from nova_cells.cmd import db as db_command
 from nova_cells.conf import CONF
 from nova_cells.db import migration
 from nova_cells.demo import build
@@ -109,7 +110,7 @@ def _databases(heading, cells) -> int:
     heading('Main databases of every cell (db sync --all-cells)')
     for name in build.ensure_cell_databases(cells):
         print('created database %s' % name)
-    return cell_v2.db_sync_all_cells()
+    return db_command.sync(all_cells=True)
 
 
 def _populate(heading, ctxt, cells) -> list[build.Population]:

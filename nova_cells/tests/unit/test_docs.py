@@ -2,8 +2,9 @@
 
 ``doc/source/operator/commands.rst`` must have a section for every
 ``nova-cells-manage`` action registered in :data:`nova_cells.cmd.manage.
-CATEGORIES`, naming each of its options and every exit code its help text
-promises, and no section for an action that does not exist. The generated
+CATEGORIES`, naming each of its options, with a table of exactly the exit
+codes the action declares (which its help text prints), and no section for
+an action that does not exist. The generated
 sample configuration (included in the operator guide) must list every
 option. A new command, option or exit code therefore fails here until it
 is documented.
@@ -83,6 +84,18 @@ class TestCommandsPage(testtools.TestCase):
             self.assertEqual(set(), promised - documented,
                              '%s %s: exit codes missing from its table' % (
                                  category.name, action.name))
+
+    def test_the_table_has_exactly_the_declared_exit_codes(self):
+        for category, action in _actions():
+            declared = {str(code.code) for code in action.exit_codes}
+            self.assertIn('0', declared, '%s %s declares no exit code 0' % (
+                category.name, action.name))
+            documented = set(_TABLE_CODE.findall(
+                self.section(category, action)))
+            self.assertEqual(declared, documented,
+                             '%s %s: the exit code table of %s differs '
+                             'from the declared codes' % (
+                                 category.name, action.name, COMMANDS_PAGE))
 
     def test_no_section_documents_an_action_that_does_not_exist(self):
         registered = {'%s %s' % (category.name, action.name)

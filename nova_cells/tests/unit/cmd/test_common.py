@@ -75,3 +75,38 @@ class TestErrorLine(testtools.TestCase):
 
     def test_empty_message_names_the_exception(self):
         self.assertEqual('KeyError', common.error_line(KeyError()))
+
+
+class _Specific(LookupError):
+    pass
+
+
+class TestExitCodes(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.action = common.Action(
+            'find', lambda: None, 'Find a thing.', (),
+            [common.exit_code(0, 'found'),
+             common.exit_code(3, 'not there', LookupError),
+             common.exit_code(4, 'not there either', _Specific),
+             common.exit_code(5, 'returned, never raised')])
+
+    def test_help_lists_every_declared_code(self):
+        self.assertEqual(
+            'Find a thing. Exit 0 found; 3 not there; 4 not there either; '
+            '5 returned, never raised.', self.action.help)
+
+    def test_the_most_specific_declared_exception_decides(self):
+        self.assertEqual(4, self.action.exit_code_for(_Specific()))
+        self.assertEqual(3, self.action.exit_code_for(KeyError('k')))
+
+    def test_an_undeclared_exception_is_a_failure(self):
+        self.assertEqual(common.EXIT_FAILURE,
+                         self.action.exit_code_for(RuntimeError()))
+
+    def test_parsed_arguments_name_their_action(self):
+        category = common.Category('things', 'Things.', [self.action])
+        parsed = _parser_for(category).parse_args(['things', 'find'])
+        self.assertEqual((self.action, {}),
+                         common.action_and_arguments(parsed))
