@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from typing import Any
 from typing import NamedTuple
 
+from nova_cells import cell_cache
 from nova_cells import exception
 from nova_cells import scatter_gather
 from nova_cells.db.sqlalchemy import api as db_api
@@ -194,7 +195,7 @@ def instance_get_all_across_cells(
     if limit is not None and limit < 0:
         raise exception.Invalid('limit must not be negative, got %d' % limit)
     if cell_mappings is None:
-        cells = list(scatter_gather.CELL_CACHE.get(ctxt))
+        cells = list(cell_cache.CELL_CACHE.get(ctxt))
     else:
         cells = list(cell_mappings)
     after = None

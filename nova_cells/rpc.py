@@ -11,10 +11,13 @@ of the cell its context is targeted at::
   (:mod:`nova_cells.connections`): one per distinct transport URL, created
   on first use, disposable when a cell's URL changes. A context carries
   only the registry key (``mq_connection``), never the URL.
-* The default transport is ``[DEFAULT] transport_url``. :func:`init` only
-  remembers the configuration; the transport is made on first use (and
-  even then oslo.messaging does not connect until a message moves), so
-  tools that only touch databases never touch messaging.
+* The default transport is ``[DEFAULT] transport_url`` of the
+  configuration the connection registry was given, the one configuration
+  every module reads. :func:`init` points the registry at its ``conf``
+  (``parse_args`` already has) and marks RPC usable; the transport is made
+  on first use (and even then oslo.messaging does not connect until a
+  message moves), so tools that only touch databases never touch
+  messaging.
 * A context targeted at a cell with no message queue (cell0,
   ``none:///``) is refused with :class:`~nova_cells.exception.
   CellHasNoMessageQueue` before anything is sent. Nova quietly sends such
@@ -60,11 +63,12 @@ DEFAULT_TRANSPORT_LABEL = '[DEFAULT] transport_url'
 
 
 class _State:
-    """What :func:`init` configured and which transports were handed out."""
+    """Whether :func:`init` was called, and which transports were handed
+    out."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.conf: cfg.ConfigOpts | None = None
+        self.initialized = False
         # Registry keys of every transport this module handed out, so that
         # cleanup() can close them without touching database facades.
         self.transport_keys: set[str] = set()
@@ -74,21 +78,25 @@ _STATE = _State()
 
 
 def init(conf: cfg.ConfigOpts) -> None:
-    """Use ``conf`` for the default transport; cheap and idempotent.
+    """Use ``conf`` for messaging; cheap and idempotent.
 
-    No transport is created and nothing connects here. Calling it again
-    with the same ``conf`` does nothing; with another ``conf`` it first
-    cleans up what the previous one produced. Transports themselves take
-    their driver options from the connection registry's configuration,
-    which :func:`nova_cells.config.parse_args` points at the same ``conf``.
+    No transport is created and nothing connects here. ``conf`` becomes
+    the connection registry's configuration (if it is not already, as
+    after :func:`nova_cells.config.parse_args`), so the default transport
+    URL and every transport's driver options come from one place. Calling
+    it again with the same ``conf`` does nothing; with another ``conf`` it
+    first cleans up what the previous one produced.
     """
-    if _STATE.conf is conf:
+    registry = connections.get_registry()
+    if _STATE.initialized and registry.conf is conf:
         return
-    if _STATE.conf is not None:
+    if _STATE.initialized:
         cleanup()
     messaging_conf.register_opts(conf)
+    if registry.conf is not conf:
+        registry.configure(conf)
     with _STATE.lock:
-        _STATE.conf = conf
+        _STATE.initialized = True
 
 
 def cleanup() -> None:
@@ -100,7 +108,7 @@ def cleanup() -> None:
     with _STATE.lock:
         keys = list(_STATE.transport_keys)
         _STATE.transport_keys.clear()
-        _STATE.conf = None
+        _STATE.initialized = False
     registry = connections.get_registry()
     for key in keys:
         registry.dispose_transport(key)
@@ -155,11 +163,10 @@ def get_transport() -> Any:
     :raises RPCNotInitialized: :func:`init` has not been called.
     :raises InvalidCellURL: the URL is unusable (password masked).
     """
-    conf = _STATE.conf
-    if conf is None:
+    if not _STATE.initialized:
         raise exception.RPCNotInitialized()
     registry = connections.get_registry()
-    key = registry.transport_key(conf.transport_url,
+    key = registry.transport_key(registry.conf.transport_url,
                                  cell=DEFAULT_TRANSPORT_LABEL)
     if key == connections.NO_TRANSPORT_KEY:
         raise exception.CellHasNoMessageQueue(cell=DEFAULT_TRANSPORT_LABEL)

@@ -46,8 +46,11 @@ Which cells
     still see what already lives in them), cell0 included.
     :func:`scatter_gather_skip_cell0` leaves cell0 out. The list of cells
     is cached for ``[cells] cell_cache_ttl`` seconds (see
-    :class:`CellListCache`), so a new, disabled or deleted cell is seen
-    within that time, with no restart.
+    :mod:`nova_cells.cell_cache`), so a new, disabled or deleted cell is
+    seen within that time, with no restart.
+
+Options are read from the configuration the connection registry was
+given (:func:`nova_cells.config.parse_args` or ``registry.configure``).
 """
 
 import collections
@@ -56,11 +59,11 @@ import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
-from collections.abc import Sequence
 from typing import Any
 
+from nova_cells import cell_cache
+from nova_cells import connections
 from nova_cells import context as nova_context
-from nova_cells.conf import CONF
 from nova_cells.masking import mask_text
 
 LOG = logging.getLogger(__name__)
@@ -352,9 +355,10 @@ def scatter_gather_cells(ctxt, cell_mappings: Iterable[Any],
     :returns: ``{cell_uuid: outcome}``, one entry per distinct cell: the
         result, the raised exception or :data:`did_not_respond_sentinel`.
     """
+    options = connections.get_registry().conf.cells
     if timeout is None:
-        timeout = CONF.cells.scatter_gather_timeout
-    workers = CONF.cells.scatter_gather_workers
+        timeout = options.scatter_gather_timeout
+    workers = options.scatter_gather_workers
     now = time.monotonic()
     gather = _Gather(deadline=now + timeout)
     seen = set()
@@ -391,81 +395,13 @@ def scatter_gather_single_cell(ctxt, cell_mapping: Any, fn: Callable,
 def scatter_gather_all_cells(ctxt, fn: Callable, *args: Any,
                              **kwargs: Any) -> dict[str, Any]:
     """Every cell (disabled ones and cell0 included), default timeout."""
-    return scatter_gather_cells(ctxt, CELL_CACHE.get(ctxt), None, fn,
-                                *args, **kwargs)
+    return scatter_gather_cells(ctxt, cell_cache.CELL_CACHE.get(ctxt), None,
+                                fn, *args, **kwargs)
 
 
 def scatter_gather_skip_cell0(ctxt, fn: Callable, *args: Any,
                               **kwargs: Any) -> dict[str, Any]:
     """Every cell except cell0 (disabled ones included), default timeout."""
-    cells = [cell for cell in CELL_CACHE.get(ctxt) if not cell.is_cell0()]
+    cells = [cell for cell in cell_cache.CELL_CACHE.get(ctxt)
+             if not cell.is_cell0()]
     return scatter_gather_cells(ctxt, cells, None, fn, *args, **kwargs)
-
-
-# -- the cached list of cells ----------------------------------------------
-
-def load_cell_mappings(ctxt) -> Sequence[Any]:
-    """Every cell mapping in the API database, ordered by id.
-
-    Imported here, not at the top: the objects layer builds on the DB API
-    and may itself fan out, and this module must import without it.
-    """
-    from nova_cells.objects import cell_mapping
-
-    return list(cell_mapping.CellMappingList.get_all(ctxt))
-
-
-class CellListCache:
-    """The cell list for all-cells fan-out, reloaded when older than
-    ``[cells] cell_cache_ttl`` seconds (0: loaded on every call).
-
-    Nova loads it once per process, so a cell added, disabled or deleted
-    since needs a restart or SIGHUP to be seen; here it is seen within the
-    TTL. The list is also reloaded at once when ``[api_database]
-    connection`` changes (a reconfigured process, or the next test), since
-    it then describes another deployment. One caller loads while others
-    wait, so an expiry under load costs one API database query, not one
-    per caller. A failed load raises and keeps nothing, so the next call
-    tries again.
-    """
-
-    def __init__(self, loader: Callable[[Any], Sequence[Any]] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._loader = loader or load_cell_mappings
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._cells: tuple | None = None
-        self._loaded_at = 0.0
-        self._source: str | None = None
-
-    def get(self, ctxt) -> tuple:
-        ttl = CONF.cells.cell_cache_ttl
-        if ttl <= 0:
-            return tuple(self._loader(ctxt))
-        source = CONF.api_database.connection
-        with self._lock:
-            if (self._cells is None or source != self._source or
-                    self._clock() - self._loaded_at >= ttl):
-                self._cells = tuple(self._loader(ctxt))
-                self._loaded_at = self._clock()
-                self._source = source
-            return self._cells
-
-    def invalidate(self) -> None:
-        """Forget the list: the next call loads it again."""
-        with self._lock:
-            self._cells = None
-
-    def replace_loader(self, loader: Callable[[Any], Sequence[Any]] | None
-                       ) -> Callable[[Any], Sequence[Any]]:
-        """Load cells with ``loader`` from now on (``None``: the API
-        database); returns the previous loader. Invalidates the cache."""
-        with self._lock:
-            previous = self._loader
-            self._loader = loader or load_cell_mappings
-            self._cells = None
-        return previous
-
-
-#: The process-wide cell list used by the all-cells calls.
-CELL_CACHE = CellListCache()

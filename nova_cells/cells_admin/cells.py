@@ -20,10 +20,10 @@ import dataclasses
 import sqlalchemy as sa
 from oslo_utils import uuidutils
 
+from nova_cells import cell_cache
 from nova_cells import connections
 from nova_cells import context as nova_context
 from nova_cells import exception
-from nova_cells import scatter_gather
 from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.cells_admin import urls
 from nova_cells.db.sqlalchemy import api as db_api
@@ -141,7 +141,7 @@ def create_cell(ctxt: nova_context.RequestContext, name: str | None = None,
                        database_connection=database_connection,
                        disabled=disabled)
     cell.create()
-    scatter_gather.CELL_CACHE.invalidate()
+    cell_cache.CELL_CACHE.invalidate()
     return cell
 
 
@@ -253,7 +253,7 @@ def update_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
     if changed:
         cell.save()
         # The all-cells fan-out must not keep routing to the old URLs.
-        scatter_gather.CELL_CACHE.invalidate()
+        cell_cache.CELL_CACHE.invalidate()
         _dispose_connections(ctxt, old_database, old_transport)
     return CellUpdate(cell, changed, notes)
 
@@ -368,6 +368,6 @@ def delete_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
             continue
     else:
         raise exception.CellMappingInUse(uuid=cell.identity)
-    scatter_gather.CELL_CACHE.invalidate()
+    cell_cache.CELL_CACHE.invalidate()
     _dispose_connections(ctxt, cell.database_connection, cell.transport_url)
     return counts

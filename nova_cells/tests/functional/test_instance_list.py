@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from hypothesis import strategies as st
 from oslo_utils import uuidutils
 
+from nova_cells import cell_cache
 from nova_cells import exception
 from nova_cells import instance_list
 from nova_cells import scatter_gather
@@ -325,8 +326,8 @@ class TestAllCellsByDefault(ListingTestBase):
 
     def setUp(self):
         super().setUp()
-        scatter_gather.CELL_CACHE.invalidate()
-        self.addCleanup(scatter_gather.CELL_CACHE.invalidate)
+        cell_cache.CELL_CACHE.invalidate()
+        self.addCleanup(cell_cache.CELL_CACHE.invalidate)
         cell0 = cell_mapping_obj.CellMapping(
             self.context, uuid=cell_mapping_obj.CELL0_UUID, name='cell0',
             database_connection=self.urls[0], transport_url='none:///')

@@ -21,6 +21,7 @@ from nova_cells import context
 from nova_cells import exception
 from nova_cells import rpc
 from nova_cells.tests import base
+from nova_cells.tests.fixtures import cells as cells_fixture
 from nova_cells.tests.fixtures import rpc as rpc_fixture
 
 CELL1_VHOST, CELL2_VHOST = rpc_fixture.RABBIT_CELL_VHOSTS
@@ -40,9 +41,9 @@ class TestRabbitRouting(base.TestCase):
             transport_factory=rpc_fixture.real_transport))
         self.context = context.get_admin_context()
         self.topic = rpc_fixture.unique_topic()
-        self.cell1 = rpc_fixture.FakeCell(
+        self.cell1 = cells_fixture.FakeCell(
             rpc_fixture.rabbit_url(CELL1_VHOST))
-        self.cell2 = rpc_fixture.FakeCell(
+        self.cell2 = cells_fixture.FakeCell(
             rpc_fixture.rabbit_url(CELL2_VHOST))
         self.endpoints = {'cell1': self.serve('cell1', self.cell1),
                           'cell2': self.serve('cell2', self.cell2),
@@ -103,7 +104,7 @@ class TestRabbitRouting(base.TestCase):
                           'default': ['for-default']}, self.casts())
 
     def test_cell0_is_refused_and_nothing_is_sent(self):
-        cell0 = rpc_fixture.FakeCell('none:///')
+        cell0 = cells_fixture.FakeCell('none:///')
         with context.target_cell(self.context, cell0) as cctxt:
             self.assertRaises(exception.CellHasNoMessageQueue,
                               self.router.client, cctxt)
@@ -114,7 +115,7 @@ class TestRabbitRouting(base.TestCase):
 
     def test_wrong_password_fails_fast_and_stays_hidden(self):
         password = 'Wrong-Pa55-never-shown'
-        cell = rpc_fixture.FakeCell(rpc_fixture.rabbit_url(
+        cell = cells_fixture.FakeCell(rpc_fixture.rabbit_url(
             CELL1_VHOST, password=password))
         with context.target_cell(self.context, cell) as cctxt:
             client = self.router.client(cctxt).prepare(retry=0, timeout=2)

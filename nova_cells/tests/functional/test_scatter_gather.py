@@ -5,6 +5,7 @@ import time
 
 from oslo_utils import uuidutils
 
+from nova_cells import cell_cache
 from nova_cells import scatter_gather
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.objects import cell_mapping as cell_mapping_obj
@@ -141,8 +142,8 @@ class TestAllCellsFromTheApiDatabase(base.DatabaseTestCase):
     def setUp(self):
         super().setUp()
         # The cache is process wide: never let another test's cells in.
-        scatter_gather.CELL_CACHE.invalidate()
-        self.addCleanup(scatter_gather.CELL_CACHE.invalidate)
+        cell_cache.CELL_CACHE.invalidate()
+        self.addCleanup(cell_cache.CELL_CACHE.invalidate)
         self.url = self.cell_database_urls(1)[0]
         self.cell0 = create_cell(self.context, 'cell0', self.url,
                                  uuid=cell_mapping_obj.CELL0_UUID)
@@ -169,7 +170,7 @@ class TestAllCellsFromTheApiDatabase(base.DatabaseTestCase):
 
     def test_changes_are_seen_once_the_ttl_expires(self):
         clock = [0.0]
-        cache = scatter_gather.CellListCache(clock=lambda: clock[0])
+        cache = cell_cache.CellListCache(clock=lambda: clock[0])
         self.flags(group='cells', cell_cache_ttl=30)
         before = [cell.uuid for cell in cache.get(self.context)]
         new = create_cell(self.context, 'new', self.url)

@@ -25,6 +25,7 @@ from nova_cells import context
 from nova_cells import exception
 from nova_cells import rpc
 from nova_cells.tests import base
+from nova_cells.tests.fixtures import cells as cells_fixture
 from nova_cells.tests.fixtures import rpc as rpc_fixture
 
 PASSWORD = 'Pa55-w0rd-never-shown'
@@ -135,8 +136,8 @@ class TestRouting(RPCTestCase):
 
     def setUp(self):
         super().setUp()
-        self.cell_a = rpc_fixture.FakeCell('fake://cell-a/')
-        self.cell_b = rpc_fixture.FakeCell('fake://cell-b/')
+        self.cell_a = cells_fixture.FakeCell('fake://cell-a/')
+        self.cell_b = cells_fixture.FakeCell('fake://cell-b/')
         self.endpoints = {
             'a': self.serve('a', self.cell_a),
             'b': self.serve('b', self.cell_b),
@@ -200,7 +201,7 @@ class TestRouting(RPCTestCase):
         self.assertEqual(2, self.router.cached_client_count())
 
     def test_cells_sharing_a_url_share_transport_and_client(self):
-        twin = rpc_fixture.FakeCell(self.cell_a.transport_url)
+        twin = cells_fixture.FakeCell(self.cell_a.transport_url)
         a_client = self.router.client(self.targeted(self.cell_a))
         twin_context = self.targeted(twin)
         self.assertIs(a_client, self.router.client(twin_context))
@@ -251,7 +252,7 @@ class TestRouting(RPCTestCase):
         self.assertEqual({'a': [], 'b': [], 'default': []}, self.casts())
 
     def test_concurrent_first_use_builds_one_client(self):
-        cell = rpc_fixture.FakeCell('fake://cell-new/')
+        cell = cells_fixture.FakeCell('fake://cell-new/')
         start = threading.Barrier(32)
         clients = []
         built = []
@@ -287,7 +288,7 @@ class TestCellZero(RPCTestCase):
 
     def setUp(self):
         super().setUp()
-        self.cell_a = rpc_fixture.FakeCell('fake://cell-a/')
+        self.cell_a = cells_fixture.FakeCell('fake://cell-a/')
         self.endpoints = [self.serve('a', self.cell_a),
                           self.serve('default')]
         self.router = self.make_router()
@@ -300,7 +301,7 @@ class TestCellZero(RPCTestCase):
         self.assertNotIn('none:///', self.rpc.created_urls)
 
     def test_call_and_cast_to_cell0_are_refused(self):
-        cell0 = rpc_fixture.FakeCell(
+        cell0 = cells_fixture.FakeCell(
             'none:///', uuid='00000000-0000-0000-0000-000000000000')
         with context.target_cell(self.context, cell0) as cctxt:
             self.assertEqual(connections.NO_TRANSPORT_KEY,
@@ -313,14 +314,14 @@ class TestCellZero(RPCTestCase):
         self.assert_nothing_sent()
 
     def test_cell_without_transport_url_is_refused(self):
-        cell = rpc_fixture.FakeCell(None)
+        cell = cells_fixture.FakeCell(None)
         with context.target_cell(self.context, cell) as cctxt:
             self.assertRaises(exception.CellHasNoMessageQueue,
                               self.router.client, cctxt)
         self.assert_nothing_sent()
 
     def test_no_server_for_cell0(self):
-        cell0 = rpc_fixture.FakeCell('none:///')
+        cell0 = cells_fixture.FakeCell('none:///')
         self.assertRaises(
             exception.CellHasNoMessageQueue, rpc.get_server,
             oslo_messaging.Target(topic=self.topic, server='host1'), [],
@@ -350,7 +351,7 @@ class TestSerializer(RPCTestCase):
 
     def test_context_crosses_without_keys_or_token(self):
         ctxt = self.user_context()
-        cell = rpc_fixture.FakeCell('fake://cell-a/')
+        cell = cells_fixture.FakeCell('fake://cell-a/')
         context.set_target_cell(ctxt, cell)
         wire = rpc.RequestContextSerializer().serialize_context(ctxt)
         for leaked in ('db_connection', 'mq_connection', 'cell_uuid',
@@ -415,7 +416,7 @@ class TestMasking(RPCTestCase):
         self.logs = self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
 
     def test_messaging_logs_no_password(self):
-        cell = rpc_fixture.FakeCell('fake://user:%s@cell-a/' % PASSWORD)
+        cell = cells_fixture.FakeCell('fake://user:%s@cell-a/' % PASSWORD)
         endpoint = self.serve('a', cell)
         self.serve('default')
         router = self.make_router()
@@ -430,7 +431,7 @@ class TestMasking(RPCTestCase):
         self.assertNotIn(PASSWORD, self.logs.output)
 
     def test_unusable_cell_url_error_is_masked(self):
-        cell = rpc_fixture.FakeCell(
+        cell = cells_fixture.FakeCell(
             'nosuchdriver://user:%s@host/' % PASSWORD)
         router = self.make_router()
         error = self.assertRaises(exception.InvalidCellURL, router.client,
@@ -451,7 +452,7 @@ class TestMasking(RPCTestCase):
                 url, urllib.parse.unquote(password)))
 
         self.rpc.transport_factory = failing_factory
-        cell = rpc_fixture.FakeCell('rabbit://user:%s%%40x@host/' % PASSWORD)
+        cell = cells_fixture.FakeCell('rabbit://user:%s%%40x@host/' % PASSWORD)
         error = self.assertRaises(exception.InvalidCellURL, router.client,
                                   self.targeted(cell))
         self.assertIn('ValueError: cannot use rabbit://user:***@host/',

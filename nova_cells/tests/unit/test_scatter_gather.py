@@ -1,42 +1,28 @@
-"""Scatter-gather without databases: outcomes, timeouts, stuck cells, the
-worker pool and the cached cell list."""
+"""Scatter-gather without databases: outcomes, timeouts, stuck cells and
+the worker pool."""
 
 import copy
-import dataclasses
+import os
 import pickle
 import threading
 import time
-import uuid
 
 import fixtures
+from oslo_config import cfg
 
+from nova_cells import cell_cache
+from nova_cells import conf
+from nova_cells import connections
 from nova_cells import context
 from nova_cells import exception
 from nova_cells import scatter_gather
 from nova_cells.tests import base
+from nova_cells.tests.fixtures.cells import FakeCell
+from nova_cells.tests.fixtures.cells import make_cells
 
 # Generous enough for a loaded CI machine, small enough to keep tests fast.
 SHORT_TIMEOUT = 0.3
 MARGIN = 0.5
-
-
-@dataclasses.dataclass
-class FakeCell:
-    """Enough of a CellMapping to be targeted and listed."""
-
-    uuid: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
-    name: str = 'cell'
-    database_connection: str = 'sqlite://'
-    transport_url: str = 'none:///'
-    disabled: bool = False
-    cell0: bool = False
-
-    def is_cell0(self) -> bool:
-        return self.cell0
-
-
-def make_cells(count: int) -> list[FakeCell]:
-    return [FakeCell(name='cell%d' % index) for index in range(count)]
 
 
 class HangingCells:
@@ -220,6 +206,36 @@ class TestTimeouts(ScatterGatherTestBase):
         self.assertIs(scatter_gather.did_not_respond_sentinel,
                       outcomes[cell.uuid])
 
+    def test_options_come_from_the_registry_configuration(self):
+        # One configuration source: the ConfigOpts the registry was given
+        # (here from its own file), not the global CONF (whose default
+        # timeout would let the cell answer). Overrides would not do: the
+        # option groups, and so their overrides, are shared.
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'private.conf')
+        with open(path, 'w') as config_file:
+            config_file.write('[cells]\nscatter_gather_timeout = %s\n' %
+                              SHORT_TIMEOUT)
+        private = cfg.ConfigOpts()
+        conf.register_all(private)
+        private([], project='nova_cells', default_config_files=[path])
+        self.assertGreater(self.conf.cells.scatter_gather_timeout, 10)
+        registry = connections.ConnectionRegistry(private)
+        self.addCleanup(registry.dispose_all)
+        self.useFixture(fixtures.MockPatchObject(
+            connections, 'REGISTRY', registry))
+        cell = FakeCell()
+        released = threading.Event()
+        self.addCleanup(wait_until_not_stuck, [cell.uuid])
+        self.addCleanup(released.set)
+
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, [cell], None,
+            lambda cctxt: released.wait(10) and 'answered')
+
+        self.assertIs(scatter_gather.did_not_respond_sentinel,
+                      outcomes[cell.uuid])
+
     def test_a_stuck_cell_is_answered_at_once_by_later_calls(self):
         cells = make_cells(4)
         function = self.hang([cells[0]])
@@ -371,89 +387,6 @@ class TestWorkerPool(ScatterGatherTestBase):
         self.assertTrue(all(thread.daemon for thread in threads))
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
-class TestCellListCache(ScatterGatherTestBase):
-
-    def setUp(self):
-        super().setUp()
-        self.cells = [FakeCell(name='cell0', cell0=True),
-                      FakeCell(name='cell1'),
-                      FakeCell(name='disabled', disabled=True)]
-        self.loads = 0
-        self.clock = FakeClock()
-        self.cache = scatter_gather.CellListCache(self.load, self.clock)
-
-    def load(self, ctxt):
-        self.loads += 1
-        return list(self.cells)
-
-    def uuids(self, cells):
-        return [cell.uuid for cell in cells]
-
-    def test_within_the_ttl_the_cached_list_is_used(self):
-        self.flags(group='cells', cell_cache_ttl=30)
-        first = self.cache.get(self.context)
-        self.cells.append(FakeCell(name='new'))
-        self.clock.now += 29
-
-        self.assertEqual(self.uuids(first),
-                         self.uuids(self.cache.get(self.context)))
-        self.assertEqual(1, self.loads)
-
-    def test_a_new_or_deleted_cell_is_seen_after_the_ttl(self):
-        self.flags(group='cells', cell_cache_ttl=30)
-        self.cache.get(self.context)
-        new = FakeCell(name='new')
-        deleted = self.cells.pop(1)
-        self.cells.append(new)
-        self.clock.now += 30
-
-        listed = self.uuids(self.cache.get(self.context))
-
-        self.assertIn(new.uuid, listed)
-        self.assertNotIn(deleted.uuid, listed)
-        self.assertEqual(2, self.loads)
-
-    def test_ttl_zero_loads_every_time(self):
-        self.flags(group='cells', cell_cache_ttl=0)
-        self.cache.get(self.context)
-        self.cache.get(self.context)
-        self.assertEqual(2, self.loads)
-
-    def test_a_failed_load_is_not_cached(self):
-        self.flags(group='cells', cell_cache_ttl=30)
-
-        def broken(ctxt):
-            raise RuntimeError('API database down')
-
-        self.cache.replace_loader(broken)
-        self.assertRaises(RuntimeError, self.cache.get, self.context)
-        self.cache.replace_loader(self.load)
-        self.assertEqual(self.uuids(self.cells),
-                         self.uuids(self.cache.get(self.context)))
-
-    def test_another_api_database_is_loaded_at_once(self):
-        self.flags(group='cells', cell_cache_ttl=30)
-        self.cache.get(self.context)
-        self.flags(group='api_database', connection='sqlite:///other.db')
-        self.cache.get(self.context)
-        self.assertEqual(2, self.loads)
-
-    def test_invalidate_forces_a_reload(self):
-        self.flags(group='cells', cell_cache_ttl=30)
-        self.cache.get(self.context)
-        self.cache.invalidate()
-        self.cache.get(self.context)
-        self.assertEqual(2, self.loads)
-
-
 class TestAllCells(ScatterGatherTestBase):
 
     def setUp(self):
@@ -461,9 +394,9 @@ class TestAllCells(ScatterGatherTestBase):
         self.cells = [FakeCell(name='cell0', cell0=True),
                       FakeCell(name='cell1'),
                       FakeCell(name='disabled', disabled=True)]
-        previous = scatter_gather.CELL_CACHE.replace_loader(
+        previous = cell_cache.CELL_CACHE.replace_loader(
             lambda ctxt: list(self.cells))
-        self.addCleanup(scatter_gather.CELL_CACHE.replace_loader, previous)
+        self.addCleanup(cell_cache.CELL_CACHE.replace_loader, previous)
 
     def test_all_cells_includes_cell0_and_disabled_cells(self):
         outcomes = scatter_gather.scatter_gather_all_cells(

@@ -3,6 +3,7 @@
 import fixtures
 from oslo_db import exception as db_exception
 
+from nova_cells import cell_cache
 from nova_cells import connections
 from nova_cells import context as nova_context
 from nova_cells import exception
@@ -188,8 +189,8 @@ class TestUpdateCell(base.DatabaseTestCase):
 
     def test_url_change_reaches_the_all_cells_fan_out_at_once(self):
         self.flags(group='cells', cell_cache_ttl=300)
-        scatter_gather.CELL_CACHE.invalidate()
-        self.addCleanup(scatter_gather.CELL_CACHE.invalidate)
+        cell_cache.CELL_CACHE.invalidate()
+        self.addCleanup(cell_cache.CELL_CACHE.invalidate)
 
         def database_url(cctxt):
             return connections.get_registry().url_for_key(
