@@ -11,9 +11,10 @@ transport built for it.
   no restart. The salt means a key reveals nothing about the URL.
 * Facades and transports are created on first use under a lock, so fifty
   threads targeting a new cell at once build exactly one.
-* A cell's facade takes ``[database]`` pool and retry settings but never its
-  ``slave_connection``: that names the *local* replica, and using it would
-  send a cell's replica reads to the wrong database.
+* A cell's facade is configured from ``[cell_database]``
+  (:mod:`nova_cells.db.cell_engine`), never from ``[database]``: that
+  configures the *local* database, and its ``slave_connection`` would send
+  a cell's replica reads to the wrong database.
 * :meth:`ConnectionRegistry.dispose_database` drops a facade and closes its
   pool; a context still holding the key simply gets a fresh facade for the
   same URL, so disposal is always safe.
@@ -32,6 +33,7 @@ from oslo_config import cfg
 from oslo_db.sqlalchemy import enginefacade
 
 from nova_cells import exception
+from nova_cells.db import cell_engine
 from nova_cells.db.sqlalchemy import sqlite as sqlite_tuning
 from nova_cells.masking import mask_url
 
@@ -44,11 +46,6 @@ NO_TRANSPORT_KEY = 'mq-none'
 _DB_KEY_PREFIX = 'db-'
 _MQ_KEY_PREFIX = 'mq-'
 
-# [database] options that must not follow the local node into a cell.
-_LOCAL_ONLY_OPTIONS = frozenset({'connection', 'slave_connection',
-                                 'asyncio_connection',
-                                 'asyncio_slave_connection'})
-
 # Query parameters some drivers read a password from; moved into the URL's
 # userinfo, where SQLAlchemy's and oslo.db's URL reprs hide it.
 _QUERY_PASSWORD_KEYS = ('password', 'passwd')
@@ -59,17 +56,14 @@ def has_no_transport(transport_url: str | None) -> bool:
     return transport_url is not None and transport_url.startswith('none:')
 
 
-def _facade_settings(group: Any, *, keep_local: bool) -> dict:
-    """oslo.db ``configure()`` arguments from an option group.
+def _facade_settings(settings: dict) -> dict:
+    """oslo.db ``configure()`` arguments from an option group's values.
 
     Every key is given explicitly: oslo.db falls back to the global
     ``[database]`` for any key left unset, which for a cell would bring the
     local ``slave_connection`` back in.
     """
-    settings = dict(group.items())
-    if not keep_local:
-        for name in _LOCAL_ONLY_OPTIONS:
-            settings[name] = None
+    settings = dict(settings)
     # Foreign keys are part of the schema's contract on every backend.
     settings['sqlite_fk'] = True
     # oslo.db sleeps on every connection check-in so eventlet can switch
@@ -204,6 +198,8 @@ class ConnectionRegistry:
         self._salt = os.urandom(16)
         self._key_by_url: dict[tuple[str, str], str] = {}
         self._url_by_key: dict[str, str] = {}
+        # The cell a database key was first registered for, for errors.
+        self._cell_by_key: dict[str, str] = {}
         self._facades: dict[str, Any] = {}
         self._transports: dict[str, Any] = {}
         self._api_facade = None
@@ -257,7 +253,9 @@ class ConnectionRegistry:
         if key is not None:
             return key
         self._validate_database_url(url, cell)
-        return self._register(_DB_KEY_PREFIX, url)
+        key = self._register(_DB_KEY_PREFIX, url)
+        self._cell_by_key.setdefault(key, str(cell))
+        return key
 
     def transport_key(self, url: str, cell: object = 'local') -> str:
         """Return the key for a transport URL (cell0's ``none:`` included)."""
@@ -290,7 +288,8 @@ class ConnectionRegistry:
                 'targeted in another process?' % key) from None
 
     # -- database facades ----------------------------------------------
-    def _new_facade(self, url: str, settings: dict):
+    def _new_facade(self, url: str, settings: dict,
+                    busy_timeout_ms: int | None = None):
         facade = enginefacade.transaction_context()
         settings = dict(settings, connection=engine_url(url))
         if settings.get('slave_connection'):
@@ -303,7 +302,8 @@ class ConnectionRegistry:
             sqlite_tuning.tune_engine,
             max_pool_size=settings.get('max_pool_size'),
             max_overflow=settings.get('max_overflow'),
-            pool_timeout=settings.get('pool_timeout'))
+            pool_timeout=settings.get('pool_timeout'),
+            busy_timeout_ms=busy_timeout_ms)
         if sqlalchemy.engine.make_url(url).get_backend_name() == 'sqlite':
             settings['pool_timeout'] = None
         facade.configure(**settings)
@@ -319,8 +319,13 @@ class ConnectionRegistry:
         with self._lock:
             facade = self._facades.get(key)
             if facade is None:
-                facade = self._new_facade(url, _facade_settings(
-                    self._conf.database, keep_local=False))
+                facade = self._new_facade(
+                    url, _facade_settings(
+                        cell_engine.facade_settings(self._conf)),
+                    cell_engine.sqlite_busy_timeout_ms(self._conf))
+                facade.append_on_engine_create(functools.partial(
+                    cell_engine.install, conf=self._conf,
+                    cell=self._cell_by_key.get(key, mask_url(url))))
                 self._facades[key] = facade
                 LOG.debug('Created database facade %s for %s', key,
                           mask_url(url))
@@ -336,8 +341,7 @@ class ConnectionRegistry:
                 group = getattr(self._conf, group_name)
                 ensure_sqlite_directory(group.connection)
                 facade = self._new_facade(
-                    group.connection, _facade_settings(group,
-                                                       keep_local=True))
+                    group.connection, _facade_settings(dict(group.items())))
                 setattr(self, attribute, facade)
         return facade
 

@@ -141,6 +141,15 @@ class MarkerCellUnavailable(NovaCellsException):
     code = 503
 
 
+class CellUnavailable(NovaCellsException):
+    """A cell's database or message queue cannot be used right now: it
+    refused, timed out, or this process marked it down after repeated
+    failures (then it is refused without touching the network)."""
+
+    msg_fmt = 'Cell %(cell)s is unavailable: %(reason)s'
+    code = 503
+
+
 class DatabaseUnreachable(NovaCellsException):
     msg_fmt = 'Cannot connect to the %(database)s database %(url)s: %(reason)s'
 

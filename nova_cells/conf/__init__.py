@@ -7,6 +7,7 @@ a ``list_opts()``; this package registers them all on import so that
 
 from oslo_config import cfg
 
+from nova_cells.conf import cell_database
 from nova_cells.conf import cells
 from nova_cells.conf import database
 from nova_cells.conf import messaging
@@ -15,7 +16,7 @@ from nova_cells.conf import paths
 CONF = cfg.CONF
 
 # Option modules in the order they appear in the sample config.
-OPTION_MODULES = (paths, messaging, database, cells)
+OPTION_MODULES = (paths, messaging, database, cell_database, cells)
 
 
 def register_all(conf: cfg.ConfigOpts) -> None:

@@ -25,10 +25,10 @@ API_DATABASE_GROUP = cfg.OptGroup(
 DATABASE_GROUP = cfg.OptGroup(
     'database',
     title='Main (cell) database options',
-    help='The main database of the local cell. Its pool and retry '
-         'settings are also used for every cell database reached by '
-         'targeting a cell; its slave_connection never is. When '
-         'connection is unset it is sqlite:///$state_path/nova_cells.sqlite.')
+    help='The main database of the local cell, and only that: every '
+         'cell database reached by targeting a cell is configured by '
+         '[cell_database]. When connection is unset it is '
+         'sqlite:///$state_path/nova_cells.sqlite.')
 
 DEFAULT_API_CONNECTION = 'sqlite:///' + paths.state_path_def(
     'nova_cells_api.sqlite')

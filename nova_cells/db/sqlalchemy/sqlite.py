@@ -10,6 +10,8 @@ The pool is sized by ``[database]`` ``max_pool_size``, ``max_overflow``
 and ``pool_timeout``, as a MySQL or PostgreSQL pool would be.
 """
 
+import functools
+
 import sqlalchemy
 from sqlalchemy import pool as sa_pool
 
@@ -29,10 +31,11 @@ def _is_file_database(engine: sqlalchemy.engine.Engine) -> bool:
         database.startswith('file::memory:'))
 
 
-def _on_connect(dbapi_connection, _connection_record) -> None:
+def _on_connect(dbapi_connection, _connection_record,
+                busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute('PRAGMA busy_timeout = %d' % BUSY_TIMEOUT_MS)
+        cursor.execute('PRAGMA busy_timeout = %d' % busy_timeout_ms)
         cursor.execute('PRAGMA journal_mode = WAL')
     finally:
         cursor.close()
@@ -68,7 +71,8 @@ def _or_default(value, default):
 def tune_engine(engine: sqlalchemy.engine.Engine,
                 max_pool_size: int | None = None,
                 max_overflow: int | None = None,
-                pool_timeout: float | None = None) -> None:
+                pool_timeout: float | None = None,
+                busy_timeout_ms: int | None = None) -> None:
     """oslo.db ``on_engine_create`` hook; leaves non-SQLite engines alone.
 
     Bind the pool settings with :func:`functools.partial`; left out (or
@@ -77,7 +81,9 @@ def tune_engine(engine: sqlalchemy.engine.Engine,
     if engine.dialect.name != 'sqlite' or not _is_file_database(engine):
         return
     old_pool = engine.pool
-    sqlalchemy.event.listen(old_pool, 'connect', _on_connect)
+    sqlalchemy.event.listen(old_pool, 'connect', functools.partial(
+        _on_connect,
+        busy_timeout_ms=_or_default(busy_timeout_ms, BUSY_TIMEOUT_MS)))
     _replace_begin_listener(engine)
     if isinstance(old_pool, sa_pool.NullPool):
         engine.pool = sa_pool.QueuePool(

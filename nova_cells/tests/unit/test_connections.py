@@ -1,7 +1,6 @@
 """The connection registry: keys, facades, transports, pools."""
 
 import dataclasses
-import logging
 import os
 import threading
 import time
@@ -9,7 +8,6 @@ from unittest import mock
 
 import fixtures
 import sqlalchemy as sa
-from oslo_db import exception as db_exception
 from sqlalchemy import pool as sa_pool
 
 from nova_cells import connections
@@ -283,35 +281,6 @@ class TestCellFacadeSettings(RegistryTestCase):
         self.assertEqual(1, found)
         self.assertEqual(created.uuid,
                          db_api.instance_get_by_uuid(ctxt, created.uuid).uuid)
-
-    def test_pool_settings_apply_to_cells(self):
-        self.flags(max_pool_size=3, max_overflow=2, pool_timeout=7,
-                   connection_recycle_time=123, group='database')
-        self.registry.configure(self.conf)
-        pool = db_api.get_engine(context=self.targeted()).pool
-        self.assertIsInstance(pool, sa_pool.QueuePool)
-        self.assertEqual(3, pool.size())
-        self.assertEqual(2, pool._max_overflow)
-        self.assertEqual(7, pool.timeout())
-        self.assertEqual(123, pool._recycle)
-
-    def test_retry_settings_apply_to_cells(self):
-        self.flags(max_retries=3, retry_interval=0, group='database')
-        self.registry.configure(self.conf)
-        logs = self.useFixture(fixtures.FakeLogger(
-            name='oslo_db', level=logging.WARNING))
-        ctxt = context.get_admin_context()
-        context.set_target_cell(ctxt, Cell(
-            'down', 'mysql+pymysql://nova:%s@127.0.0.1:1/nova' % PASSWORD))
-        self.assertRaises(db_exception.DBConnectionError,
-                          db_api.get_engine, context=ctxt)
-        attempts_left = [line for line in logs.output.splitlines()
-                         if 'attempts left' in line]
-        self.assertEqual(['SQL connection failed. 3 attempts left.',
-                          'SQL connection failed. 2 attempts left.',
-                          'SQL connection failed. 1 attempts left.'],
-                         attempts_left)
-        self.assertNotIn(PASSWORD, logs.output)
 
 
 class TestDisposal(RegistryTestCase):

@@ -1,0 +1,162 @@
+"""Engines for cell databases whose every wait is bounded.
+
+A cell facade is configured from ``[cell_database]`` (see
+:mod:`nova_cells.conf.cell_database`), never from ``[database]``, and its
+engine gets a ``do_connect`` hook that does three things oslo.db does not:
+
+* **Driver timeouts.** Each driver is told how long it may wait, in its
+  own words: PyMySQL's ``connect_timeout`` plus a read/write timeout that
+  is the connect timeout during the handshake (a listener that accepts and
+  never answers fails as fast as a refused port) and the query timeout
+  after it; libpq's ``connect_timeout``, ``statement_timeout``,
+  ``tcp_user_timeout`` and keepalives; SQLite's busy timeout (set by
+  :mod:`nova_cells.db.sqlalchemy.sqlite`). Whatever the cell's URL sets
+  itself wins.
+* **Retries outside any lock.** oslo.db retries the first connection while
+  holding the facade's start lock, which ``dispose_pool`` also takes: a
+  thread stuck connecting to a hung cell would block disposal and
+  reconfiguration. Cell facades therefore start without connecting
+  (``max_retries=0`` for oslo.db) and the retries happen here, on each
+  connection attempt, holding nothing.
+* **Errors that name the cell.** A connection that cannot be opened
+  raises :class:`~nova_cells.exception.CellUnavailable` naming the cell,
+  with the driver's reason masked.
+
+``observer`` (optional) is told about every attempt's outcome; the per-cell
+fail-fast state (:mod:`nova_cells.cell_health`) listens there.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy
+from oslo_config import cfg
+from oslo_db import options as oslo_db_options
+
+from nova_cells import exception
+from nova_cells.masking import mask_text
+
+# oslo.db's own defaults for every [database] option: a cell facade starts
+# from these, so nothing set in [database] for the local database (its
+# slave_connection above all) follows the process into a cell.
+_OSLO_DB_DEFAULTS = {opt.dest: opt.default
+                     for opt in oslo_db_options.database_opts}
+
+# libpq counts its connect_timeout in whole seconds and treats anything
+# below 2 as 2.
+_LIBPQ_MIN_CONNECT_TIMEOUT = 2
+# Seconds a PostgreSQL connection may sit idle before TCP keepalives probe
+# it, the interval between probes, and how many may go unanswered: a cell
+# host that vanished is noticed in about 20 s even between statements.
+_KEEPALIVE = {'keepalives': 1, 'keepalives_idle': 5,
+              'keepalives_interval': 5, 'keepalives_count': 3}
+
+
+def facade_settings(conf: cfg.ConfigOpts) -> dict:
+    """oslo.db ``configure()`` arguments for a cell facade."""
+    group = conf.cell_database
+    settings = dict(_OSLO_DB_DEFAULTS)
+    settings.update(
+        connection=None, slave_connection=None,
+        asyncio_connection=None, asyncio_slave_connection=None,
+        max_pool_size=group.max_pool_size,
+        max_overflow=group.max_overflow,
+        pool_timeout=group.pool_timeout,
+        # See the module docstring: never connect while starting.
+        max_retries=0,
+        retry_interval=group.retry_interval)
+    return settings
+
+
+def sqlite_busy_timeout_ms(conf: cfg.ConfigOpts) -> int | None:
+    """The busy timeout for a cell's SQLite file, None for the default."""
+    seconds = conf.cell_database.query_timeout
+    return int(seconds * 1000) if seconds else None
+
+
+def _mysql_connect(dialect, cargs, cparams, connect_timeout, query_timeout):
+    if connect_timeout:
+        cparams.setdefault('connect_timeout', connect_timeout)
+        handshake = cparams['connect_timeout']
+        cparams.setdefault('read_timeout', handshake)
+        cparams.setdefault('write_timeout', handshake)
+    connection = dialect.connect(*cargs, **cparams)
+    if connect_timeout:
+        # PyMySQL reads these before every packet, so from here on a
+        # statement gets the query timeout, not the handshake's.
+        connection._read_timeout = query_timeout or None
+        connection._write_timeout = query_timeout or None
+    return connection
+
+
+def _postgresql_connect(dialect, cargs, cparams, connect_timeout,
+                        query_timeout):
+    if connect_timeout:
+        cparams.setdefault('connect_timeout', max(
+            _LIBPQ_MIN_CONNECT_TIMEOUT, math.ceil(connect_timeout)))
+    if query_timeout:
+        milliseconds = int(query_timeout * 1000)
+        options = cparams.get('options') or ''
+        if 'statement_timeout' not in options:
+            cparams['options'] = (
+                options + ' -c statement_timeout=%d' % milliseconds).strip()
+        cparams.setdefault('tcp_user_timeout', milliseconds)
+    for name, value in _KEEPALIVE.items():
+        cparams.setdefault(name, value)
+    return dialect.connect(*cargs, **cparams)
+
+
+def _plain_connect(dialect, cargs, cparams, connect_timeout, query_timeout):
+    return dialect.connect(*cargs, **cparams)
+
+
+_CONNECTORS = {'mysql': _mysql_connect, 'postgresql': _postgresql_connect}
+
+
+def _reason(error: BaseException, attempts: int) -> str:
+    text = str(error).strip().splitlines()
+    first = mask_text(text[0]) if text else type(error).__name__
+    if attempts > 1:
+        return 'cannot connect to its database after %d attempts: %s' % (
+            attempts, first)
+    return 'cannot connect to its database: %s' % first
+
+
+def install(engine: sqlalchemy.engine.Engine, conf: cfg.ConfigOpts,
+            cell: object, observer: Any = None) -> None:
+    """Bound and retry every connection ``engine`` opens to cell ``cell``.
+
+    ``cell`` names the cell in errors (anything whose ``str()`` does).
+    ``observer``, if given, has ``connect_failed(error)`` and
+    ``connect_succeeded()`` called after each attempt.
+    """
+    group = conf.cell_database
+    connect_timeout = group.connect_timeout
+    query_timeout = group.query_timeout
+    attempts = 1 + group.max_retries
+    retry_interval = group.retry_interval
+    connector: Callable = _CONNECTORS.get(engine.dialect.name,
+                                          _plain_connect)
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+
+    def do_connect(dialect, _connection_record, cargs, cparams):
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(retry_interval)
+            try:
+                connection = connector(dialect, cargs, dict(cparams),
+                                       connect_timeout, query_timeout)
+            except (dbapi_error, OSError) as error:
+                if observer is not None:
+                    observer.connect_failed(error)
+                last_error = error
+                continue
+            if observer is not None:
+                observer.connect_succeeded()
+            return connection
+        raise exception.CellUnavailable(
+            cell=str(cell), reason=_reason(last_error, attempts)) from None
+
+    sqlalchemy.event.listen(engine, 'do_connect', do_connect)
