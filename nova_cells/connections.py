@@ -32,6 +32,7 @@ import sqlalchemy
 from oslo_config import cfg
 from oslo_db.sqlalchemy import enginefacade
 
+from nova_cells import cell_health
 from nova_cells import exception
 from nova_cells.db import cell_engine
 from nova_cells.db.sqlalchemy import sqlite as sqlite_tuning
@@ -311,21 +312,29 @@ class ConnectionRegistry:
         return facade
 
     def context_manager(self, key: str):
-        """The facade for a database key, created on first use."""
+        """The facade for a database key, created on first use.
+
+        :raises CellUnavailable: the cell's database is marked down
+            (:mod:`nova_cells.cell_health`); nothing touches the network.
+        """
         facade = self._facades.get(key)
         if facade is not None:
+            cell_health.check(key)
             return facade
         url = self.url_for_key(key)
+        cell_health.check(key)
         with self._lock:
             facade = self._facades.get(key)
             if facade is None:
+                label = self._cell_by_key.get(key, mask_url(url))
                 facade = self._new_facade(
                     url, _facade_settings(
                         cell_engine.facade_settings(self._conf)),
                     cell_engine.sqlite_busy_timeout_ms(self._conf))
                 facade.append_on_engine_create(functools.partial(
-                    cell_engine.install, conf=self._conf,
-                    cell=self._cell_by_key.get(key, mask_url(url))))
+                    cell_engine.install, conf=self._conf, cell=label,
+                    breaker=cell_health.BREAKERS.get(
+                        key, cell_health.DATABASE, label)))
                 self._facades[key] = facade
                 LOG.debug('Created database facade %s for %s', key,
                           mask_url(url))

@@ -31,7 +31,13 @@ Stuck cells
     down. At most the calls started before the first deadline passed can
     pile up on a hung cell; none after (a call still queued when its cell
     becomes stuck is answered without running). :func:`is_cell_stuck`
-    tells whether a cell is stuck now.
+    tells whether a cell is stuck now. Stuck is judged per cell *and*
+    database URL: a cell repointed at another database is called at once.
+
+Down cells
+    A cell whose database this process marked down
+    (:mod:`nova_cells.cell_health`) is answered at once with
+    :class:`~nova_cells.exception.CellUnavailable`, without a worker.
 
 Bounded concurrency
     All calls share one pool of daemon threads; at most ``[cells]
@@ -62,6 +68,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from nova_cells import cell_cache
+from nova_cells import cell_health
 from nova_cells import connections
 from nova_cells import context as nova_context
 from nova_cells.masking import mask_text
@@ -188,8 +195,16 @@ _POOL = _WorkerPool()
 
 # -- calls in flight, per cell ---------------------------------------------
 
+def _stuck_key(cell_mapping: Any) -> tuple:
+    """What a cell is judged stuck by: its uuid *and* its database URL,
+    so a cell repointed at another database (``update_cell``) is called
+    at once rather than answered as still stuck in the old one."""
+    return (cell_mapping.uuid,
+            getattr(cell_mapping, 'database_connection', None))
+
+
 class _InFlight:
-    """Started, unfinished cell calls by cell uuid, to spot stuck cells."""
+    """Started, unfinished cell calls by stuck key, to spot stuck cells."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -197,22 +212,28 @@ class _InFlight:
 
     def add(self, call: '_CellCall') -> None:
         with self._lock:
-            self._calls[call.cell_uuid].add(call)
+            self._calls[call.stuck_key].add(call)
 
     def discard(self, call: '_CellCall') -> None:
         with self._lock:
-            calls = self._calls.get(call.cell_uuid)
+            calls = self._calls.get(call.stuck_key)
             if calls is not None:
                 calls.discard(call)
                 if not calls:
-                    del self._calls[call.cell_uuid]
+                    del self._calls[call.stuck_key]
 
-    def is_stuck(self, cell_uuid: str, now: float) -> bool:
-        """An earlier call to the cell ran past its deadline and is still
-        running."""
+    def is_stuck(self, stuck_key: tuple, now: float) -> bool:
+        """An earlier call to the cell's database ran past its deadline
+        and is still running."""
         with self._lock:
             return any(call.deadline <= now
-                       for call in self._calls.get(cell_uuid, ()))
+                       for call in self._calls.get(stuck_key, ()))
+
+    def is_uuid_stuck(self, cell_uuid: str, now: float) -> bool:
+        with self._lock:
+            return any(call.deadline <= now
+                       for key, calls in self._calls.items()
+                       if key[0] == cell_uuid for call in calls)
 
 
 _IN_FLIGHT = _InFlight()
@@ -241,6 +262,7 @@ class _CellCall:
                  fn: Callable, args: tuple, kwargs: dict) -> None:
         self.gather = gather
         self.cell_uuid = cell_mapping.uuid
+        self.stuck_key = _stuck_key(cell_mapping)
         self.deadline = gather.deadline
         self.state = _QUEUED
         self.abandoned = False
@@ -286,7 +308,7 @@ class _Gather:
         with self._condition:
             if call.state != _QUEUED:
                 return False
-            if _IN_FLIGHT.is_stuck(call.cell_uuid, time.monotonic()):
+            if _IN_FLIGHT.is_stuck(call.stuck_key, time.monotonic()):
                 call.state = _FINISHED
                 self._record(call, did_not_respond_sentinel)
                 return False
@@ -342,7 +364,7 @@ class _Gather:
 def is_cell_stuck(cell_uuid: str) -> bool:
     """True while an earlier call to the cell has run past its timeout
     and not returned; calls meanwhile answer it as did-not-respond."""
-    return _IN_FLIGHT.is_stuck(cell_uuid, time.monotonic())
+    return _IN_FLIGHT.is_uuid_stuck(cell_uuid, time.monotonic())
 
 
 def scatter_gather_cells(ctxt, cell_mappings: Iterable[Any],
@@ -367,10 +389,15 @@ def scatter_gather_cells(ctxt, cell_mappings: Iterable[Any],
         if cell_uuid in seen:
             continue
         seen.add(cell_uuid)
-        if _IN_FLIGHT.is_stuck(cell_uuid, now):
+        if _IN_FLIGHT.is_stuck(_stuck_key(cell_mapping), now):
             LOG.warning('Cell %s is still stuck in an earlier call; '
                         'not waiting for it.', cell_uuid)
             gather.outcomes[cell_uuid] = did_not_respond_sentinel
+            continue
+        refusal = cell_health.refusal_for(cell_mapping)
+        if refusal is not None:
+            # Marked down: answered now, no worker, no network.
+            gather.outcomes[cell_uuid] = refusal
             continue
         gather.add(_CellCall(gather, ctxt, cell_mapping, fn, args, kwargs))
     gather.submit(workers)

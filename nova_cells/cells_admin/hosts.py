@@ -181,7 +181,7 @@ def discover_hosts(ctxt: nova_context.RequestContext,
         try:
             _discover_in_cell(ctxt, cell, by_service, result, status)
         except (db_exception.DBError, sa.exc.SQLAlchemyError,
-                exception.Invalid) as error:
+                exception.Invalid, exception.CellUnavailable) as error:
             # Any database failure of one cell (unreachable, not migrated,
             # host name unknown) is that cell's, never the whole run's.
             line = str(error).splitlines()[0] if str(error) else (

@@ -21,6 +21,7 @@ from nova_cells.cells_admin import cells as cells_admin
 from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.cells_admin import instances as instances_admin
 from nova_cells.cells_admin import simple_setup as setup_admin
+from nova_cells.cmd import check_cells
 from nova_cells.cmd import common
 from nova_cells.masking import mask_url
 
@@ -413,6 +414,7 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
          _code(2, 'host not mapped', exception.HostMappingNotFound),
          _code(3, 'host mapped to another cell', exception.HostNotInCell),
          _code(4, 'instances on it', exception.HostHasInstances)]),
+    check_cells.ACTION,
 ])
 
 __doc__ += common.exit_code_table(CATEGORY)

@@ -43,6 +43,23 @@ cells_opts = [
              'the tests of code that routes by cell. Off in production, '
              'where services with a local cell database rely on the '
              'fallback.'),
+    cfg.IntOpt(
+        'failure_threshold',
+        default=3,
+        min=1,
+        help='Consecutive connection failures or timeouts after which '
+             'this process marks a cell\'s database (or, separately, its '
+             'message queue) down: calls targeted at it then fail at once '
+             'with CellUnavailable, without touching the network. Errors '
+             'that are not the cell\'s fault (a missing row, a constraint '
+             'violation) never count.'),
+    cfg.FloatOpt(
+        'down_cell_retry_interval',
+        default=30.0,
+        min=0.0,
+        help='Seconds a cell marked down is refused before one call is '
+             'let through as a probe; its success brings the cell back, '
+             'its failure refuses the cell for another interval.'),
 ]
 
 

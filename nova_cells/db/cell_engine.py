@@ -22,8 +22,12 @@ engine gets a ``do_connect`` hook that does three things oslo.db does not:
   raises :class:`~nova_cells.exception.CellUnavailable` naming the cell,
   with the driver's reason masked.
 
-``observer`` (optional) is told about every attempt's outcome; the per-cell
-fail-fast state (:mod:`nova_cells.cell_health`) listens there.
+Given a ``breaker`` (:class:`nova_cells.cell_health.Breaker`), the engine
+also reports to it: a connection that could not be opened (after its
+retries) and a statement that timed out or lost its connection are
+failures, and raise ``CellUnavailable``; a transaction that completed, or
+an error the cell answered with (a missing row, a duplicate, bad SQL), is
+a success. A pre-ping is never counted: the pool reconnects after it.
 """
 
 import math
@@ -115,9 +119,13 @@ def _plain_connect(dialect, cargs, cparams, connect_timeout, query_timeout):
 _CONNECTORS = {'mysql': _mysql_connect, 'postgresql': _postgresql_connect}
 
 
-def _reason(error: BaseException, attempts: int) -> str:
+def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
-    first = mask_text(text[0]) if text else type(error).__name__
+    return mask_text(text[0]) if text else type(error).__name__
+
+
+def _reason(error: BaseException, attempts: int) -> str:
+    first = _first_line(error)
     if attempts > 1:
         return 'cannot connect to its database after %d attempts: %s' % (
             attempts, first)
@@ -125,16 +133,17 @@ def _reason(error: BaseException, attempts: int) -> str:
 
 
 def install(engine: sqlalchemy.engine.Engine, conf: cfg.ConfigOpts,
-            cell: object, observer: Any = None) -> None:
+            cell: object, breaker: Any = None,
+            bound_queries: bool = True) -> None:
     """Bound and retry every connection ``engine`` opens to cell ``cell``.
 
     ``cell`` names the cell in errors (anything whose ``str()`` does).
-    ``observer``, if given, has ``connect_failed(error)`` and
-    ``connect_succeeded()`` called after each attempt.
+    ``bound_queries=False`` leaves statements unbounded (schema
+    migrations, which may rightly run for long); connecting stays bounded.
     """
     group = conf.cell_database
     connect_timeout = group.connect_timeout
-    query_timeout = group.query_timeout
+    query_timeout = group.query_timeout if bound_queries else 0
     attempts = 1 + group.max_retries
     retry_interval = group.retry_interval
     connector: Callable = _CONNECTORS.get(engine.dialect.name,
@@ -149,14 +158,71 @@ def install(engine: sqlalchemy.engine.Engine, conf: cfg.ConfigOpts,
                 connection = connector(dialect, cargs, dict(cparams),
                                        connect_timeout, query_timeout)
             except (dbapi_error, OSError) as error:
-                if observer is not None:
-                    observer.connect_failed(error)
                 last_error = error
                 continue
-            if observer is not None:
-                observer.connect_succeeded()
+            if breaker is not None:
+                breaker.succeeded()
             return connection
-        raise exception.CellUnavailable(
-            cell=str(cell), reason=_reason(last_error, attempts)) from None
+        reason = _reason(last_error, attempts)
+        if breaker is not None:
+            breaker.failed(reason)
+        raise exception.CellUnavailable(cell=str(cell),
+                                        reason=reason) from None
 
     sqlalchemy.event.listen(engine, 'do_connect', do_connect)
+    if breaker is not None:
+        _report_statements(engine, cell, breaker)
+
+
+# Connection-record flag: a statement on it failed as the cell's fault.
+_FAILED = 'nova_cells_cell_failed'
+# PostgreSQL: statement_timeout fired, server shutting down / starting.
+_PG_CELL_FAULTS = frozenset({'57014', '57P01', '57P02', '57P03'})
+# MySQL client errors: cannot connect, server gone, lost connection.
+_MYSQL_CELL_FAULTS = frozenset({2002, 2003, 2006, 2013, 2055})
+_SQLITE_CELL_FAULTS = ('database is locked', 'database is busy')
+
+
+def is_cell_fault(error: BaseException, is_disconnect: bool = False) -> bool:
+    """Did ``error`` (a DBAPI error) come from the cell being down, hung
+    or too slow, rather than from what was asked of it?"""
+    if is_disconnect:
+        return True
+    if getattr(error, 'pgcode', None) in _PG_CELL_FAULTS:
+        return True
+    args = getattr(error, 'args', ())
+    if args and args[0] in _MYSQL_CELL_FAULTS:
+        return True
+    text = str(error)
+    return any(marker in text for marker in _SQLITE_CELL_FAULTS)
+
+
+def _report_statements(engine, cell: object, breaker: Any) -> None:
+    def on_error(context):
+        if context.is_pre_ping:
+            return None
+        error = context.original_exception
+        if not is_cell_fault(error, context.is_disconnect):
+            # The cell answered, with an error of the caller's making.
+            breaker.succeeded()
+            return None
+        reason = 'its database did not answer in time or dropped the ' \
+                 'connection: %s' % _first_line(error)
+        breaker.failed(reason)
+        connection = context.connection
+        if connection is not None:
+            try:
+                connection.info[_FAILED] = True
+            except Exception:  # noqa: S110 - already invalidated
+                pass
+        raise exception.CellUnavailable(cell=str(cell), reason=reason)
+
+    def on_checkin(dbapi_connection, connection_record):
+        failed = connection_record.info.pop(_FAILED, False)
+        if dbapi_connection is None or failed:
+            return
+        if breaker.failures or breaker.down_until is not None:
+            breaker.succeeded()
+
+    sqlalchemy.event.listen(engine, 'handle_error', on_error, insert=True)
+    sqlalchemy.event.listen(engine.pool, 'checkin', on_checkin)

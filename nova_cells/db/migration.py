@@ -46,6 +46,7 @@ from oslo_utils import strutils
 
 from nova_cells import connections
 from nova_cells import exception
+from nova_cells.db import cell_engine
 from nova_cells.db import legacy
 from nova_cells.masking import mask_url
 
@@ -173,20 +174,37 @@ def _check_url(line: _Line, url: str) -> None:
             database=line.label, url=mask_url(url), reason=reason)
 
 
-def _connect(line: _Line, url: str):
+def _cell_label(context) -> str | None:
+    """The cell a targeted context names, None for the local database."""
+    if getattr(context, 'db_connection', None):
+        return str(getattr(context, 'cell_uuid', None) or 'cell')
+    return None
+
+
+def _connect(line: _Line, url: str, cell: str | None = None):
     """An engine and an open connection to ``url`` for migrations.
+
+    A cell's database (``cell`` names it) is reached within
+    ``[cell_database]`` connect timeout and retries, as every call into a
+    cell is; statements stay unbounded, a migration may rightly be long.
 
     :raises InvalidDatabaseURL, DatabaseUnreachable: URL masked.
     """
     _check_url(line, url)
     connections.ensure_sqlite_directory(url)
     engine = None
+    options = _engine_options(line)
+    if cell is not None and line.name == MAIN:
+        options['max_retries'] = 0
     try:
         engine = engines.create_engine(connections.engine_url(url),
-                                       **_engine_options(line))
+                                       **options)
+        if cell is not None and line.name == MAIN:
+            cell_engine.install(engine, connections.get_registry().conf,
+                                cell, bound_queries=False)
         return engine, engine.connect()
     except (db_exception.DBConnectionError, sa.exc.OperationalError,
-            sa.exc.InterfaceError) as error:
+            sa.exc.InterfaceError, exception.CellUnavailable) as error:
         if engine is not None:
             engine.dispose()
         raise exception.DatabaseUnreachable(
@@ -222,7 +240,7 @@ def db_version(database: str = API, context=None) -> str | None:
     _check_url(line, url)
     if _sqlite_file_missing(url):
         return None
-    engine, connection = _connect(line, url)
+    engine, connection = _connect(line, url, _cell_label(context))
     try:
         with connection:
             stored = _stored_revisions(connection)
@@ -250,7 +268,7 @@ def db_sync(version: str | None = None, database: str = API,
     line = _line(database)
     target = resolve_revision(database, version)
     url = _database_url(line, context)
-    engine, connection = _connect(line, url)
+    engine, connection = _connect(line, url, _cell_label(context))
     try:
         with connection, connection.begin():
             _sync(connection, line, target, mask_url(url))

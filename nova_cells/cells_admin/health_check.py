@@ -1,0 +1,252 @@
+"""``check_cells``: every cell's health, checked in parallel in one timeout.
+
+For each cell: is its database reachable and how long a round trip takes,
+where its schema is (at head, behind, ahead or unknown), how many instances
+and hosts are mapped to it, whether it is disabled, and whether its message
+queue answers (cell0 is expected to have none).
+
+Every check runs in a daemon thread of its own with fresh connections
+(never the process's shared pools, nor its fail-fast state: a health check
+must look, not trust what it saw last time) bounded by
+``[cell_database] connect_timeout``. The caller waits for all of them
+until one deadline; a check still running then is reported as "no answer
+within N s" and left behind: it holds no lock anything else needs, so the
+command finishes on time even with hung cells.
+"""
+
+import dataclasses
+import os
+import re
+import threading
+import time
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy import pool as sa_pool
+
+from nova_cells import connections
+from nova_cells import context as nova_context
+from nova_cells.db import cell_engine
+from nova_cells.db import migration
+from nova_cells.db.sqlalchemy import api as db_api
+from nova_cells.db.sqlalchemy import api_models
+from nova_cells.masking import mask_text
+from nova_cells.objects import cell_mapping as cell_mapping_obj
+
+AT_HEAD = 'at head'
+BEHIND = 'behind'
+AHEAD = 'ahead'
+UNKNOWN = 'unknown'
+
+NO_QUEUE_EXPECTED = 'none expected'
+_VERSION_TABLE = sa.table(migration.ALEMBIC_VERSION_TABLE,
+                          sa.column('version_num'))
+OK = 'ok'
+
+
+@dataclasses.dataclass
+class CellHealth:
+    """What check_cells found about one cell; ``problems`` empty if healthy."""
+
+    uuid: str
+    name: str | None
+    disabled: bool
+    instances: int
+    hosts: int
+    database: str = 'not checked'
+    round_trip_ms: float | None = None
+    schema: str = UNKNOWN
+    revision: str | None = None
+    message_queue: str = 'not checked'
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict:
+        values = dataclasses.asdict(self)
+        values['healthy'] = self.healthy
+        return values
+
+
+def _revision_number(revision: str) -> int | None:
+    match = re.match(r'^[a-z]+_(\d+)', revision or '')
+    return int(match.group(1)) if match else None
+
+
+def schema_state(revision: str | None) -> str:
+    """Where a main database's stored revision stands against our head."""
+    if not revision:
+        return UNKNOWN
+    known = migration.revisions(migration.MAIN)
+    if revision == known[-1]:
+        return AT_HEAD
+    if revision in known:
+        return BEHIND
+    number = _revision_number(revision)
+    head_number = _revision_number(known[-1])
+    if number is not None and head_number is not None and (
+            number > head_number):
+        return AHEAD
+    return UNKNOWN
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return mask_text(text[0]) if text else type(error).__name__
+
+
+def _sqlite_file_missing(url: sa.engine.URL) -> bool:
+    database = url.database
+    return (url.get_backend_name() == 'sqlite' and bool(database) and
+            database != ':memory:' and not database.startswith('file:') and
+            not os.path.exists(database))
+
+
+class _Finding:
+    """What one check thread found; merged into a CellHealth only if the
+    thread finished in time, so a late thread never changes a report
+    that is being printed."""
+
+    def __init__(self) -> None:
+        self.fields: dict = {}
+        self.problems: list[str] = []
+
+
+def _check_database(health: '_Finding', url: str, label: str) -> None:
+    parsed = connections.parse_database_url(url)
+    if _sqlite_file_missing(parsed):
+        health.fields['database'] = 'missing'
+        health.problems.append('its database file does not exist')
+        return
+    engine = sa.create_engine(connections.engine_url(url),
+                              poolclass=sa_pool.NullPool)
+    cell_engine.install(engine, connections.get_registry().conf, label)
+    try:
+        started = time.monotonic()
+        with engine.connect() as connection:
+            connection.execute(sa.text('SELECT 1'))
+            health.fields['round_trip_ms'] = round(
+                (time.monotonic() - started) * 1000, 1)
+            health.fields['database'] = OK
+            if not sa.inspect(connection).has_table(
+                    migration.ALEMBIC_VERSION_TABLE):
+                revisions = []
+            else:
+                revisions = list(connection.execute(sa.select(
+                    _VERSION_TABLE.c.version_num)).scalars())
+    except Exception as error:
+        health.fields['database'] = 'unreachable'
+        health.problems.append('database: %s' % _first_line(error))
+        return
+    finally:
+        engine.dispose()
+    revision = ','.join(sorted(revisions)) or None
+    schema = schema_state(revisions[0] if len(revisions) == 1 else None)
+    health.fields.update(revision=revision, schema=schema)
+    if schema != AT_HEAD:
+        health.problems.append('schema %s (revision %s)' % (
+            schema, revision or 'none'))
+
+
+def _check_queue(health: '_Finding', url: str, is_cell0: bool,
+                 timeout: float) -> None:
+    if connections.has_no_transport(url):
+        if is_cell0:
+            health.fields['message_queue'] = NO_QUEUE_EXPECTED
+        else:
+            health.fields['message_queue'] = 'none'
+            health.problems.append('it has no message queue '
+                                   '(transport_url none:)')
+        return
+    scheme = url.partition('://')[0].lower()
+    if scheme not in ('rabbit', 'amqp'):
+        health.fields['message_queue'] = 'not checked (%s driver)' % scheme
+        return
+    import kombu  # imported late: only a queue check needs it
+
+    amqp_url = 'amqp://' + url.partition('://')[2]
+    connection = kombu.Connection(amqp_url, connect_timeout=timeout)
+    try:
+        connection.connect()
+        health.fields['message_queue'] = OK
+    except Exception as error:
+        health.fields['message_queue'] = 'unreachable'
+        health.problems.append('message queue: %s' % mask_text(
+            '%s: %s' % (type(error).__name__, _first_line(error))))
+    finally:
+        try:
+            connection.release()
+        except Exception:  # noqa: S110 - a failed connection may not close
+            pass
+
+
+def _mapped_counts(ctxt, model) -> dict[int, int]:
+    with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
+        rows = s.execute(sa.select(model.cell_id, sa.func.count()).group_by(
+            model.cell_id)).all()
+    return {cell_id: count for cell_id, count in rows}
+
+
+def _cells(ctxt, cell_uuid: str | None) -> Sequence:
+    if cell_uuid:
+        return [cell_mapping_obj.CellMapping.get_by_uuid(ctxt, cell_uuid)]
+    return list(cell_mapping_obj.CellMappingList.get_all(ctxt))
+
+
+def check_cells(ctxt: nova_context.RequestContext,
+                cell_uuid: str | None = None,
+                timeout: float | None = None) -> list[CellHealth]:
+    """Check every cell (or one) in parallel; return within ``timeout``.
+
+    ``timeout`` defaults to ``[cell_database] connect_timeout`` plus one
+    second for the queries (at least 1 s in all).
+
+    :raises CellMappingNotFound: ``cell_uuid`` names no cell.
+    """
+    if timeout is None:
+        timeout = max(connections.get_registry().conf.cell_database
+                      .connect_timeout, 0) + 1.0
+    cells = _cells(ctxt, cell_uuid)
+    instances = _mapped_counts(ctxt, api_models.InstanceMapping)
+    hosts = _mapped_counts(ctxt, api_models.HostMapping)
+    deadline = time.monotonic() + timeout
+    results = []
+    threads = []
+    for cell in cells:
+        health = CellHealth(uuid=cell.uuid, name=cell.name,
+                            disabled=bool(cell.disabled),
+                            instances=instances.get(cell.id, 0),
+                            hosts=hosts.get(cell.id, 0))
+        results.append(health)
+        try:
+            targetable = cell.targetable()
+        except Exception as error:
+            health.problems.append(_first_line(error))
+            continue
+        checks = (
+            ('database', _check_database,
+             (targetable.database_connection, cell.identity)),
+            ('message_queue', _check_queue,
+             (targetable.transport_url, cell.is_cell0(), timeout)))
+        for field, check, arguments in checks:
+            finding = _Finding()
+            thread = threading.Thread(target=check,
+                                      args=(finding,) + arguments,
+                                      daemon=True,
+                                      name='check-%s-%s' % (field, cell.uuid))
+            thread.start()
+            threads.append((thread, finding, health, field))
+    for thread, finding, health, field in threads:
+        thread.join(max(deadline - time.monotonic(), 0))
+        if thread.is_alive():
+            # Left behind: a daemon thread, holding nothing shared.
+            setattr(health, field, 'no answer')
+            health.problems.append('%s: no answer within %.1f s' % (
+                field.replace('_', ' '), timeout))
+            continue
+        for name, value in finding.fields.items():
+            setattr(health, name, value)
+        health.problems.extend(finding.problems)
+    return results

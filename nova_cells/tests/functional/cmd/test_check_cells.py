@@ -1,0 +1,104 @@
+"""``cell_v2 check_cells`` and ``nova-cells-status upgrade check`` through
+their console scripts, with a healthy, a dead and a hung cell."""
+
+import json
+import os
+import subprocess
+
+from nova_cells.tests.fixtures import database as database_fixture
+from nova_cells.tests.fixtures import sick_servers
+from nova_cells.tests.functional.cmd import cell_v2_base
+
+SECRET = 'Dead-Cell-S3cret'  # noqa: S105 - the secret the tests hunt for
+DEAD_URL = 'mysql+pymysql://nova:%s@127.0.0.1:%%d/nova' % SECRET
+HUNG_URL = 'postgresql+psycopg2://nova:%s@127.0.0.1:%%d/nova' % SECRET
+
+
+class HealthTestCase(cell_v2_base.CellV2TestCase):
+
+    MAIN_SCHEMA = False
+
+    def setUp(self):
+        super().setUp()
+        cell0_url, cell1_url = (
+            self.useFixture(database_fixture.EmptyDatabase(
+                self.BACKEND, name=name)).url for name in ('c0', 'c1'))
+        self.manage('map_cell0', '--database_connection', cell0_url)
+        self.healthy = self.create('healthy', cell1_url)
+        self.manage('sync', '--all-cells', category='db')
+        self.status_script = os.path.join(
+            os.path.dirname(self.script), 'nova-cells-status')
+
+    def create(self, name, url):
+        result = self.manage('create_cell', '--name', name,
+                             '--transport-url', 'fake://', '--verbose',
+                             '--database_connection', url)
+        return result.stdout.strip().splitlines()[-1]
+
+    def add_sick_cells(self):
+        refused = self.useFixture(sick_servers.RefusedPort())
+        self.listener = self.useFixture(sick_servers.SilentListener())
+        self.dead = self.create('dead', DEAD_URL % refused.port)
+        self.hung = self.create('hung', HUNG_URL % self.listener.port)
+
+    def status(self, expect):
+        result = subprocess.run(
+            [self.status_script, '--config-file', self.config_file,
+             'upgrade', 'check'], capture_output=True, text=True,
+            env=self.environment, timeout=300)
+        self.assertEqual(expect, result.returncode,
+                         'stdout:\n%s\nstderr:\n%s' % (result.stdout,
+                                                        result.stderr))
+        return result
+
+
+class TestCheckCells(HealthTestCase):
+
+    def test_healthy_cells_exit_0(self):
+        records = json.loads(self.manage('check_cells', '--format',
+                                         'json').stdout)
+        self.assertEqual(['cell0', 'healthy'],
+                         sorted(record['name'] for record in records))
+        for record in records:
+            self.assertTrue(record['healthy'], record)
+            self.assertEqual('ok', record['database'])
+            self.assertEqual('at head', record['schema'])
+        by_name = {record['name']: record for record in records}
+        self.assertEqual('none expected', by_name['cell0']['message_queue'])
+
+    def test_a_dead_and_a_hung_cell_exit_1_without_waiting(self):
+        self.add_sick_cells()
+        # No connect timeout: only check_cells' own timeout ends the wait
+        # for the hung cell.
+        self.write_config('[cell_database]\nconnect_timeout = 0\n')
+        result = self.manage('check_cells', '--timeout', '3', expect=1)
+        self.assertTrue(self.listener.still_holding())
+        self.assertGreaterEqual(self.listener.accepted, 1)
+        lines = {line.split('|')[1].strip(): line
+                 for line in result.stdout.splitlines()
+                 if line.startswith('| ') and '| Name' not in line}
+        self.assertTrue(lines['healthy'].rstrip(' |').endswith('| ok'),
+                        lines['healthy'])
+        self.assertIn('unreachable', lines['dead'])
+        self.assertIn('no answer within 3.0 s', lines['hung'])
+        self.assertNotIn(SECRET, result.stdout + result.stderr)
+        # One cell alone: the healthy one is healthy whatever the others.
+        self.manage('check_cells', '--cell_uuid', self.healthy,
+                    '--timeout', '3')
+        self.manage('check_cells', '--cell_uuid', 'nope', expect=127)
+
+
+class TestUpgradeCheck(HealthTestCase):
+
+    def test_ready_deployment_exits_0(self):
+        result = self.status(0)
+        self.assertIn('Cell database schemas', result.stdout)
+
+    def test_dead_and_hung_cells_fail_it_naming_them(self):
+        self.add_sick_cells()
+        self.write_config('[cell_database]\nconnect_timeout = 1\n')
+        result = self.status(2)
+        self.assertTrue(self.listener.still_holding())
+        for name in ('dead', 'hung'):
+            self.assertIn(name, result.stdout)
+        self.assertNotIn(SECRET, result.stdout + result.stderr)
