@@ -49,6 +49,9 @@ class Breaker:
         self.down_until: float | None = None
         self._probe_deadline: float | None = None
         self._last_reason = ''
+        #: Set by whoever checked the resource answers (the queue check);
+        #: cleared when it is marked down, so it is checked again.
+        self.verified = False
 
     @property
     def is_down(self) -> bool:
@@ -112,6 +115,7 @@ class Breaker:
                 return
             self.down_until = now + _retry_interval()
             self._probe_deadline = None
+            self.verified = False
         _DOWN.add(self)
         LOG.warning('Cell %s: %s marked down after %d consecutive '
                     'failures (last: %s); calls are refused for %.0f s.',

@@ -212,9 +212,11 @@ class ConnectionRegistry:
         """Point the registry at ``conf`` and forget every facade.
 
         Called by :func:`nova_cells.config.parse_args` and by test fixtures;
-        existing pools are disposed so no connection outlives its config.
+        existing pools are disposed so no connection outlives its config,
+        and what this process learnt about sick cells is forgotten.
         """
         self.dispose_all()
+        cell_health.BREAKERS.reset()
         if conf is not None:
             self._conf = conf
         if transport_factory is not None:

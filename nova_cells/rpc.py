@@ -18,6 +18,11 @@ of the cell its context is targeted at::
   on first use (and even then oslo.messaging does not connect until a
   message moves), so tools that only touch databases never touch
   messaging.
+* A cell's RabbitMQ queue is checked with one bounded connection before
+  its transport is first used (:mod:`nova_cells.cell_queue`): a dead or
+  hung broker gives ``CellUnavailable`` naming the cell, and counts
+  towards marking the queue down, instead of oslo.messaging's endless
+  reconnection.
 * A context targeted at a cell with no message queue (cell0,
   ``none:///``) is refused with :class:`~nova_cells.exception.
   CellHasNoMessageQueue` before anything is sent. Nova quietly sends such
@@ -37,6 +42,7 @@ from typing import Any
 import oslo_messaging
 from oslo_config import cfg
 
+from nova_cells import cell_queue
 from nova_cells import connections
 from nova_cells import exception
 from nova_cells.conf import messaging as messaging_conf
@@ -154,7 +160,11 @@ def _cell_transport(ctxt: Any) -> Any:
     key = ctxt.mq_connection
     if key == connections.NO_TRANSPORT_KEY:
         raise exception.CellHasNoMessageQueue(cell=ctxt.cell_uuid)
-    return _transport_for_key(key, ctxt.cell_uuid)
+    # Building the transport checks its URL without connecting; only then
+    # is the broker itself checked.
+    transport = _transport_for_key(key, ctxt.cell_uuid)
+    cell_queue.ensure_reachable(key, str(ctxt.cell_uuid))
+    return transport
 
 
 def get_transport() -> Any:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy import pool as sa_pool
 
+from nova_cells import cell_queue
 from nova_cells import connections
 from nova_cells import context as nova_context
 from nova_cells.db import cell_engine
@@ -160,26 +161,18 @@ def _check_queue(health: '_Finding', url: str, is_cell0: bool,
             health.problems.append('it has no message queue '
                                    '(transport_url none:)')
         return
-    scheme = url.partition('://')[0].lower()
-    if scheme not in ('rabbit', 'amqp'):
-        health.fields['message_queue'] = 'not checked (%s driver)' % scheme
+    if not cell_queue.is_checked(url):
+        health.fields['message_queue'] = 'not checked (%s driver)' % (
+            url.partition('://')[0].lower())
         return
-    import kombu  # imported late: only a queue check needs it
-
-    amqp_url = 'amqp://' + url.partition('://')[2]
-    connection = kombu.Connection(amqp_url, connect_timeout=timeout)
     try:
-        connection.connect()
-        health.fields['message_queue'] = OK
+        cell_queue.probe(url, timeout)
     except Exception as error:
         health.fields['message_queue'] = 'unreachable'
-        health.problems.append('message queue: %s' % mask_text(
-            '%s: %s' % (type(error).__name__, _first_line(error))))
-    finally:
-        try:
-            connection.release()
-        except Exception:  # noqa: S110 - a failed connection may not close
-            pass
+        health.problems.append('message queue: %s' %
+                               cell_queue.probe_error(error))
+        return
+    health.fields['message_queue'] = OK
 
 
 def _mapped_counts(ctxt, model) -> dict[int, int]:

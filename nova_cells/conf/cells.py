@@ -54,6 +54,13 @@ cells_opts = [
              'that are not the cell\'s fault (a missing row, a constraint '
              'violation) never count.'),
     cfg.FloatOpt(
+        'message_queue_connect_timeout',
+        default=5.0,
+        min=0.0,
+        help='Seconds the one AMQP connection that checks a cell\'s '
+             'RabbitMQ queue, before its transport is first used and when '
+             'a queue marked down is probed, may take. 0 means no limit.'),
+    cfg.FloatOpt(
         'down_cell_retry_interval',
         default=30.0,
         min=0.0,

@@ -5,6 +5,9 @@ import json
 import os
 import subprocess
 
+import sqlalchemy as sa
+
+from nova_cells.db.sqlalchemy import models
 from nova_cells.tests.fixtures import database as database_fixture
 from nova_cells.tests.fixtures import sick_servers
 from nova_cells.tests.functional.cmd import cell_v2_base
@@ -102,3 +105,44 @@ class TestUpgradeCheck(HealthTestCase):
         for name in ('dead', 'hung'):
             self.assertIn(name, result.stdout)
         self.assertNotIn(SECRET, result.stdout + result.stderr)
+
+
+class TestCommandsWalkingCellsGoOn(cell_v2_base.CellV2TestCase):
+    """A hung cell listed first: every command that walks cells gives it
+    its time, names it and goes on to the healthy cell after it."""
+
+    MAIN_SCHEMA = False
+
+    def setUp(self):
+        super().setUp()
+        self.listener = self.useFixture(sick_servers.SilentListener())
+        self.write_config('[cell_database]\nconnect_timeout = 1\n')
+        self.hung = self.manage(
+            'create_cell', '--name', 'hung', '--transport-url', 'fake://',
+            '--verbose', '--database_connection',
+            HUNG_URL % self.listener.port).stdout.strip().splitlines()[-1]
+        self.healthy_url = self.useFixture(database_fixture.EmptyDatabase(
+            self.BACKEND, name='healthy')).url
+        self.healthy = self.manage(
+            'create_cell', '--name', 'healthy', '--transport-url',
+            'fake://', '--verbose', '--database_connection',
+            self.healthy_url).stdout.strip().splitlines()[-1]
+
+    def test_db_sync_and_discover_hosts_reach_the_healthy_cell(self):
+        sync = self.manage('sync', '--all-cells', category='db', expect=1)
+        self.assertIn('hung', sync.stderr + sync.stdout)
+        self.assertNotIn(SECRET, sync.stderr + sync.stdout)
+        self.manage('check_cells', '--cell_uuid', self.healthy)
+        engine = sa.create_engine(self.healthy_url)
+        with engine.begin() as connection:
+            connection.execute(models.ComputeNode.__table__.insert(), [
+                {'host': host, 'hypervisor_hostname': host, 'deleted': 0}
+                for host in ('h1', 'h2', 'h3')])
+        engine.dispose()
+        discover = self.manage('discover_hosts', expect=3)
+        self.assertIn('hung', discover.stderr)
+        self.assertNotIn(SECRET, discover.stderr + discover.stdout)
+        hosts = self.manage('list_hosts', '--cell_uuid', self.healthy).stdout
+        for host in ('h1', 'h2', 'h3'):
+            self.assertIn(' %s ' % host, hosts)
+        self.assertTrue(self.listener.still_holding())
