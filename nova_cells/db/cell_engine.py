@@ -25,9 +25,10 @@ engine gets a ``do_connect`` hook that does three things oslo.db does not:
 Given a ``breaker`` (:class:`nova_cells.cell_health.Breaker`), the engine
 also reports to it: a connection that could not be opened (after its
 retries) and a statement that timed out or lost its connection are
-failures, and raise ``CellUnavailable``; a transaction that completed, or
-an error the cell answered with (a missing row, a duplicate, bad SQL), is
-a success. A pre-ping is never counted: the pool reconnects after it.
+failures, and raise ``CellUnavailable``; a transaction that ended (its
+connection checked back in) is a success. An error the cell answered with
+(a missing row, a duplicate, bad SQL) is neither. A pre-ping is never
+counted: the pool reconnects after it.
 """
 
 import math
@@ -38,6 +39,7 @@ from typing import Any
 import sqlalchemy
 from oslo_config import cfg
 from oslo_db import options as oslo_db_options
+from oslo_db.sqlalchemy import exc_filters
 
 from nova_cells import exception
 from nova_cells.masking import mask_text
@@ -160,8 +162,9 @@ def install(engine: sqlalchemy.engine.Engine, conf: cfg.ConfigOpts,
             except (dbapi_error, OSError) as error:
                 last_error = error
                 continue
-            if breaker is not None:
-                breaker.succeeded()
+            # Not yet a success: a server that accepts connections may
+            # still never answer a statement. A transaction that ends
+            # (check-in, below) is.
             return connection
         reason = _reason(last_error, attempts)
         if breaker is not None:
@@ -203,14 +206,15 @@ def _report_statements(engine, cell: object, breaker: Any) -> None:
             return None
         error = context.original_exception
         if not is_cell_fault(error, context.is_disconnect):
-            # The cell answered, with an error of the caller's making.
-            breaker.succeeded()
+            # The cell answered, with an error of the caller's making:
+            # not counted (the transaction's end, at check-in, ends a run
+            # of failures).
             return None
         reason = 'its database did not answer in time or dropped the ' \
                  'connection: %s' % _first_line(error)
         breaker.failed(reason)
         connection = context.connection
-        if connection is not None:
+        if connection is not None and not connection.invalidated:
             try:
                 connection.info[_FAILED] = True
             except Exception:  # noqa: S110 - already invalidated
@@ -224,5 +228,14 @@ def _report_statements(engine, cell: object, breaker: Any) -> None:
         if breaker.failures or breaker.down_until is not None:
             breaker.succeeded()
 
-    sqlalchemy.event.listen(engine, 'handle_error', on_error, insert=True)
+    # Ahead of oslo.db's error translation, which ends the chain by
+    # raising: re-register it after ours.
+    translating = sqlalchemy.event.contains(engine, 'handle_error',
+                                            exc_filters.handler)
+    if translating:
+        sqlalchemy.event.remove(engine, 'handle_error', exc_filters.handler)
+    sqlalchemy.event.listen(engine, 'handle_error', on_error, retval=True)
+    if translating:
+        sqlalchemy.event.listen(engine, 'handle_error', exc_filters.handler,
+                                retval=True)
     sqlalchemy.event.listen(engine.pool, 'checkin', on_checkin)
