@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from nova_cells import cell_health
 from nova_cells import context
 from nova_cells import exception
+from nova_cells import instance_list
 from nova_cells import scatter_gather
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.tests import base
@@ -233,3 +234,17 @@ class TestFailFastThroughTheRegistry(test_connections.RegistryTestCase):
         self.assertEqual(1, outcomes['up'])
         self.assertIsInstance(outcomes['down'], exception.CellUnavailable)
         self.assertEqual(['up'], called)
+
+    def test_listing_names_the_down_cell_and_returns_the_others(self):
+        _listener, down = self.hung_cell('down')
+        healthy = Cell('up', test_connections.cell_database(self, 'up'))
+        with context.target_cell(context.get_admin_context(),
+                                 healthy) as cctxt:
+            created = db_api.instance_create(cctxt, {'host': 'h'})
+        page = instance_list.instance_get_all_across_cells(
+            context.get_admin_context(), cell_mappings=[down, healthy])
+        self.assertEqual([created.uuid],
+                         [item.instance.uuid for item in page.instances])
+        self.assertFalse(page.complete)
+        self.assertIsInstance(page.failed_cells['down'],
+                              exception.CellUnavailable)
