@@ -1,6 +1,5 @@
 """Fail fast per cell: threshold, cooldown, probe, recovery, threads."""
 
-import dataclasses
 import threading
 from unittest import mock
 
@@ -17,6 +16,7 @@ from nova_cells.tests.fixtures import sick_servers
 from nova_cells.tests.unit import test_connections
 
 PASSWORD = test_connections.PASSWORD
+Cell = test_connections.Cell
 
 
 class FakeClock:
@@ -138,16 +138,6 @@ class TestBreaker(BreakerTestCase):
         self.assertEqual(8, self.breaker.failures)
         self.assertEqual(8, len(refused))
 
-
-@dataclasses.dataclass
-class Cell:
-    uuid: str
-    database_connection: str
-    transport_url: str | None = 'none:///'
-
-    @property
-    def identity(self):
-        return self.uuid
 
 
 def read_one(ctxt):

@@ -7,21 +7,16 @@ reconnection, and stop trying once the queue is marked down. No RabbitMQ
 server is needed.
 """
 
-import dataclasses
-
 from nova_cells import cell_health
 from nova_cells import exception
 from nova_cells.tests.fixtures import sick_servers
+from nova_cells.tests.unit import test_connections
 from nova_cells.tests.unit import test_rpc
 
 PASSWORD = test_rpc.PASSWORD
+Cell = test_connections.Cell
 
 
-@dataclasses.dataclass
-class Cell:
-    uuid: str
-    transport_url: str
-    database_connection: str = 'sqlite://'
 
 
 class TestSickQueue(test_rpc.RPCTestCase):
@@ -35,8 +30,8 @@ class TestSickQueue(test_rpc.RPCTestCase):
         self.router = self.make_router()
 
     def cell(self, name, port):
-        return Cell(name, 'rabbit://guest:%s@127.0.0.1:%d/' % (PASSWORD,
-                                                               port))
+        return Cell(name, 'sqlite://',
+                    'rabbit://guest:%s@127.0.0.1:%d/' % (PASSWORD, port))
 
     def test_refused_queue_names_the_cell_and_masks_the_password(self):
         port = self.useFixture(sick_servers.RefusedPort()).port
@@ -73,7 +68,7 @@ class TestSickQueue(test_rpc.RPCTestCase):
             cell_health.check(self.targeted(cell).db_connection))
 
     def test_other_drivers_are_not_checked(self):
-        self.serve('cell1', Cell('cell1', 'fake://cell1/'))
-        ctxt = self.targeted(Cell('cell1', 'fake://cell1/'))
+        self.serve('cell1', Cell('cell1', 'sqlite://', 'fake://cell1/'))
+        ctxt = self.targeted(Cell('cell1', 'sqlite://', 'fake://cell1/'))
         self.assertEqual('cell1', self.router.client(ctxt).call(
             ctxt, 'whoami')['label'])

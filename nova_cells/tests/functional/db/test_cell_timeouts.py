@@ -6,7 +6,6 @@ PostgreSQL sleeps (``statement_timeout`` cancels it), and SQLite waits for
 a lock another connection holds (the busy timeout ends the wait).
 """
 
-import dataclasses
 import sqlite3
 import time
 
@@ -20,16 +19,13 @@ from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.tests import base
 from nova_cells.tests.fixtures import backends
 from nova_cells.tests.fixtures import database as database_fixture
+from nova_cells.tests.unit import test_connections
 
 # A statement the cell would take this long to answer; the timeout is 1 s.
 NEVER = 60
+Cell = test_connections.Cell
 
 
-@dataclasses.dataclass
-class Cell:
-    uuid: str
-    database_connection: str
-    transport_url: str = 'none:///'
 
 
 class QueryTimeoutMixin:
