@@ -205,8 +205,9 @@ def refusal_for(cell_mapping) -> exception.CellUnavailable | None:
     from nova_cells import connections  # imported late: it imports us
 
     try:
-        targetable = getattr(cell_mapping, 'targetable', None)
-        cell = targetable() if targetable is not None else cell_mapping
+        with_urls_filled = getattr(cell_mapping, 'with_urls_filled', None)
+        cell = (with_urls_filled() if with_urls_filled is not None
+                else cell_mapping)
         key = connections.get_registry().database_key(
             cell.database_connection, cell=cell_mapping.uuid)
     except Exception:

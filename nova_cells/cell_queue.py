@@ -24,7 +24,7 @@ calls by the client's own ``timeout``.
 from nova_cells import cell_health
 from nova_cells import connections
 from nova_cells import exception
-from nova_cells.masking import mask_text
+from nova_cells import urls
 
 _CHECKED_SCHEMES = ('rabbit', 'amqp')
 
@@ -59,7 +59,7 @@ def probe_error(error: BaseException) -> str:
     """One masked line saying why a probe failed."""
     text = str(error).strip().splitlines()
     first = text[0] if text else ''
-    return mask_text('%s: %s' % (type(error).__name__, first)
+    return urls.mask_text('%s: %s' % (type(error).__name__, first)
                      if first else type(error).__name__)
 
 

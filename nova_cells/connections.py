@@ -28,15 +28,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy
 from oslo_config import cfg
 from oslo_db.sqlalchemy import enginefacade
 
 from nova_cells import cell_health
 from nova_cells import exception
+from nova_cells import urls
 from nova_cells.db import cell_engine
 from nova_cells.db.sqlalchemy import sqlite as sqlite_tuning
-from nova_cells.masking import mask_url
 
 LOG = logging.getLogger(__name__)
 
@@ -46,16 +45,6 @@ NO_TRANSPORT_KEY = 'mq-none'
 
 _DB_KEY_PREFIX = 'db-'
 _MQ_KEY_PREFIX = 'mq-'
-
-# Query parameters some drivers read a password from; moved into the URL's
-# userinfo, where SQLAlchemy's and oslo.db's URL reprs hide it.
-_QUERY_PASSWORD_KEYS = ('password', 'passwd')
-
-
-def has_no_transport(transport_url: str | None) -> bool:
-    """True when a cell's transport URL says it has no message queue."""
-    return transport_url is not None and transport_url.startswith('none:')
-
 
 def _facade_settings(settings: dict) -> dict:
     """oslo.db ``configure()`` arguments from an option group's values.
@@ -72,113 +61,6 @@ def _facade_settings(settings: dict) -> dict:
     # GIL away, costing about a third of a warm routed read.
     settings['thread_checkin'] = False
     return settings
-
-
-# The drivers this project installs. For a URL naming no driver SQLAlchemy
-# would pick its own default (MySQLdb; psycopg 3 since SQLAlchemy 2.1),
-# neither of which is installed, so a bare scheme means these.
-PROJECT_DRIVERS = {'mysql': 'pymysql', 'postgresql': 'psycopg2'}
-
-
-def parse_database_url(url: str) -> sqlalchemy.engine.URL:
-    """Parse a database URL, naming the project's driver if it names none.
-
-    :raises sqlalchemy.exc.ArgumentError: not a URL at all.
-    """
-    parsed = sqlalchemy.engine.make_url(url)
-    driver = PROJECT_DRIVERS.get(parsed.drivername)
-    if driver is not None:
-        parsed = parsed.set(drivername='%s+%s' % (parsed.drivername, driver))
-    return parsed
-
-
-_DEFAULT_PORTS = {'mysql': 3306, 'postgresql': 5432}
-_LOOPBACK_NAMES = frozenset({'localhost', '127.0.0.1', '::1'})
-
-
-def database_identity(url: str) -> str | None:
-    """Which database ``url`` reaches, whatever its spelling, or None.
-
-    Two URLs with the same identity name the same database: the driver, a
-    default port, the case of the host name and the loopback address's
-    spelling make no difference, and a SQLite file is its real path.
-    Credentials and options are left out.
-    """
-    try:
-        parsed = parse_database_url(url)
-    except Exception:
-        return None
-    backend = parsed.get_backend_name()
-    database = parsed.database
-    if not database or database == ':memory:':
-        return None
-    if backend == 'sqlite':
-        return 'sqlite:' + os.path.realpath(database)
-    host = (parsed.host or 'localhost').lower()
-    if host in _LOOPBACK_NAMES:
-        host = 'localhost'
-    port = parsed.port or _DEFAULT_PORTS.get(backend)
-    return '%s://%s:%s/%s' % (backend, host, port, database)
-
-
-def database_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be used, in our own words, or None if it can.
-
-    The driver is imported now, so a bad URL is refused when it is given,
-    not on its first query. Reasons never quote the URL: a library's own
-    message may, password and all.
-    """
-    try:
-        parsed = parse_database_url(url)
-        if parsed.host and '@' in parsed.host:
-            # SQLAlchemy ends the password at its first "@": the rest of
-            # the password would be sent as the host name, and echoed by
-            # the driver's connection errors.
-            return ('an "@" in the user name or password must be '
-                    'percent-encoded as %40')
-        parsed.get_dialect().import_dbapi()
-        engine_url(url)
-    except sqlalchemy.exc.NoSuchModuleError:
-        return 'SQLAlchemy has no dialect for it'
-    except ImportError as error:
-        return 'its driver module %r is not installed' % error.name
-    except (sqlalchemy.exc.ArgumentError, ValueError, TypeError):
-        return 'expected dialect+driver://[user:password@]host[:port]/database'
-    return None
-
-
-def engine_url(url: str) -> str:
-    """The URL handed to oslo.db: the same database, reached the same way,
-    spelled so that no library can print its password.
-
-    * The driver is named (``postgresql`` becomes ``postgresql+psycopg2``):
-      oslo.db warns about a driver-less URL by printing it, query string
-      and all.
-    * A password given as a query parameter moves into the userinfo, which
-      every URL repr masks; SQLite ignores one, so there it is dropped.
-    """
-    parsed = parse_database_url(url)
-    backend = parsed.get_backend_name()
-    if '+' not in parsed.drivername and backend != 'sqlite':
-        parsed = parsed.set(
-            drivername='%s+%s' % (backend, parsed.get_dialect().driver))
-    for name in _QUERY_PASSWORD_KEYS:
-        value = parsed.query.get(name)
-        if value is None:
-            continue
-        if backend != 'sqlite' and parsed.password is None and isinstance(
-                value, str):
-            parsed = parsed.set(password=value)
-        parsed = parsed.difference_update_query([name])
-    return parsed.render_as_string(hide_password=False)
-
-
-def ensure_sqlite_directory(url: str) -> None:
-    parsed = sqlalchemy.engine.make_url(url)
-    if parsed.get_backend_name() == 'sqlite' and parsed.database and (
-            parsed.database != ':memory:'):
-        directory = os.path.dirname(os.path.abspath(parsed.database))
-        os.makedirs(directory, exist_ok=True)
 
 
 def _default_transport_factory(conf: cfg.ConfigOpts, url: str):
@@ -255,30 +137,29 @@ class ConnectionRegistry:
         key = self._key_by_url.get((_DB_KEY_PREFIX, url))
         if key is not None:
             return key
-        self._validate_database_url(url, cell)
+        self._refuse_if(urls.database_url_problem(url), url, 'database',
+                        cell)
         key = self._register(_DB_KEY_PREFIX, url)
         self._cell_by_key.setdefault(key, str(cell))
         return key
 
     def transport_key(self, url: str, cell: object = 'local') -> str:
         """Return the key for a transport URL (cell0's ``none:`` included)."""
-        if has_no_transport(url):
+        if urls.has_no_transport(url):
             return NO_TRANSPORT_KEY
         key = self._key_by_url.get((_MQ_KEY_PREFIX, url))
         if key is not None:
             return key
-        if not url or '://' not in url:
-            raise exception.InvalidCellURL(
-                cell=str(cell), kind='transport', url=mask_url(url),
-                reason='expected driver://[user:password@]host[:port]/')
+        self._refuse_if(urls.transport_url_problem(url), url, 'transport',
+                        cell)
         return self._register(_MQ_KEY_PREFIX, url)
 
     @staticmethod
-    def _validate_database_url(url: str, cell: object) -> None:
-        reason = database_url_problem(url)
+    def _refuse_if(reason: str | None, url: str, kind: str,
+                   cell: object) -> None:
         if reason is not None:
             raise exception.InvalidCellURL(
-                cell=str(cell), kind='database', url=mask_url(url),
+                cell=str(cell), kind=kind, url=urls.mask_url(url),
                 reason=reason)
 
     def url_for_key(self, key: str) -> str:
@@ -294,9 +175,9 @@ class ConnectionRegistry:
     def _new_facade(self, url: str, settings: dict,
                     busy_timeout_ms: int | None = None):
         facade = enginefacade.transaction_context()
-        settings = dict(settings, connection=engine_url(url))
+        settings = dict(settings, connection=urls.engine_url(url))
         if settings.get('slave_connection'):
-            settings['slave_connection'] = engine_url(
+            settings['slave_connection'] = urls.engine_url(
                 settings['slave_connection'])
         # SQLite file pools are built by the tuning hook, from the same
         # settings; oslo.db would hand pool_timeout to its NullPool, which
@@ -307,7 +188,7 @@ class ConnectionRegistry:
             max_overflow=settings.get('max_overflow'),
             pool_timeout=settings.get('pool_timeout'),
             busy_timeout_ms=busy_timeout_ms)
-        if sqlalchemy.engine.make_url(url).get_backend_name() == 'sqlite':
+        if urls.parse_database_url(url).get_backend_name() == 'sqlite':
             settings['pool_timeout'] = None
         facade.configure(**settings)
         facade.append_on_engine_create(tune)
@@ -328,7 +209,7 @@ class ConnectionRegistry:
         with self._lock:
             facade = self._facades.get(key)
             if facade is None:
-                label = self._cell_by_key.get(key, mask_url(url))
+                label = self._cell_by_key.get(key, urls.mask_url(url))
                 facade = self._new_facade(
                     url, _facade_settings(
                         cell_engine.facade_settings(self._conf)),
@@ -339,7 +220,7 @@ class ConnectionRegistry:
                         key, cell_health.DATABASE, label)))
                 self._facades[key] = facade
                 LOG.debug('Created database facade %s for %s', key,
-                          mask_url(url))
+                          urls.mask_url(url))
         return facade
 
     def _local_facade(self, attribute: str, group_name: str):
@@ -350,7 +231,7 @@ class ConnectionRegistry:
             facade = getattr(self, attribute)
             if facade is None:
                 group = getattr(self._conf, group_name)
-                ensure_sqlite_directory(group.connection)
+                urls.ensure_sqlite_directory(group.connection)
                 facade = self._new_facade(
                     group.connection, _facade_settings(dict(group.items())))
                 setattr(self, attribute, facade)
@@ -385,7 +266,8 @@ class ConnectionRegistry:
             if transport is None:
                 transport = self._transport_factory(self._conf, url)
                 self._transports[key] = transport
-                LOG.debug('Created transport %s for %s', key, mask_url(url))
+                LOG.debug('Created transport %s for %s', key,
+                          urls.mask_url(url))
         return transport
 
     # -- disposal --------------------------------------------------------

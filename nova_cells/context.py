@@ -29,12 +29,29 @@ _NAME_KEYS = ('user_name', 'project_name', 'domain_name',
               'user_domain_name', 'project_domain_name')
 
 
-class TargetableCell(Protocol):
-    """What :func:`target_cell` needs of a cell: a CellMapping fits."""
+class CellURLs(Protocol):
+    """A cell as targeting reads it: its uuid and its URLs, filled."""
 
     uuid: str
     database_connection: str
     transport_url: str
+
+
+class TargetableCell(CellURLs, Protocol):
+    """What :func:`target_cell` takes: a CellMapping fits.
+
+    Its URLs may be templates (:mod:`nova_cells.urls.templates`), so
+    targeting asks it once for :meth:`with_urls_filled` and routes by
+    that. A plain record whose URLs are already filled (a
+    :class:`CellURLs` without the method) is targeted as it is.
+    """
+
+    def with_urls_filled(self) -> CellURLs:
+        """This cell with every URL template filled from the local
+        configuration.
+
+        :raises CellURLTemplateError: naming the variable that is missing.
+        """
 
 
 @enginefacade.transaction_context_provider
@@ -128,15 +145,15 @@ class _CellLabel:
 
 
 def set_target_cell(context: RequestContext,
-                    cell_mapping: TargetableCell | None) -> None:
+                    cell_mapping: TargetableCell | CellURLs | None) -> None:
     """Target ``context`` itself at a cell; ``None`` untargets it.
 
     Prefer :func:`target_cell`, which leaves the caller's context alone;
     this is for code that owns the context it changes.
 
-    A cell that defines ``targetable()`` (a CellMapping does) is asked for
-    what to target first, so URL templates are filled and checked however
-    the cell is targeted.
+    A :class:`TargetableCell` is asked once for
+    :meth:`~TargetableCell.with_urls_filled`, so URL templates are filled
+    and checked however the cell is targeted.
 
     :raises InvalidCellURL: the cell's database or transport URL is
         unusable (named by cell, password masked).
@@ -148,9 +165,9 @@ def set_target_cell(context: RequestContext,
         context.mq_connection = None
         context.cell_uuid = None
         return
-    targetable = getattr(cell_mapping, 'targetable', None)
-    if targetable is not None:
-        cell_mapping = targetable()
+    with_urls_filled = getattr(cell_mapping, 'with_urls_filled', None)
+    if with_urls_filled is not None:
+        cell_mapping = with_urls_filled()
     registry = connections.get_registry()
     label = _CellLabel(cell_mapping)
     db_key = registry.database_key(cell_mapping.database_connection,
@@ -221,7 +238,7 @@ class _Targeted:
     __slots__ = ('_context', '_cell_mapping')
 
     def __init__(self, context: RequestContext,
-                 cell_mapping: TargetableCell | None):
+                 cell_mapping: TargetableCell | CellURLs | None):
         self._context = context
         self._cell_mapping = cell_mapping
 
@@ -235,7 +252,7 @@ class _Targeted:
 
 
 def target_cell(context: RequestContext,
-                cell_mapping: TargetableCell | None
+                cell_mapping: TargetableCell | CellURLs | None
                 ) -> AbstractContextManager[RequestContext]:
     """Yield a copy of ``context`` targeted at ``cell_mapping``.
 

@@ -14,7 +14,7 @@ keyword arguments. Three branches say what kind of failure it is::
     |-- DatabaseMigrationError       a schema this project will not touch
 
 Messages never carry a password: callers pass URLs through
-:func:`nova_cells.masking.mask_url` before handing them to an exception.
+:func:`nova_cells.urls.mask_url` before handing them to an exception.
 """
 
 

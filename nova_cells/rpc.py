@@ -29,7 +29,7 @@ of the cell its context is targeted at::
   messages to the default bus instead; here that would deliver a cell's
   work to a service that does not serve it.
 * URLs reach log lines and errors only through
-  :func:`~nova_cells.masking.mask_url`.
+  :func:`~nova_cells.urls.mask_url`.
 
 The serializer lives in :mod:`nova_cells.rpc_serializer`.
 """
@@ -45,9 +45,8 @@ from oslo_config import cfg
 from nova_cells import cell_queue
 from nova_cells import connections
 from nova_cells import exception
+from nova_cells import urls
 from nova_cells.conf import messaging as messaging_conf
-from nova_cells.masking import MASK
-from nova_cells.masking import mask_url
 from nova_cells.rpc_serializer import ObjectSerializer
 from nova_cells.rpc_serializer import RequestContextSerializer
 
@@ -126,14 +125,11 @@ def _scrub(text: str, url: str) -> str:
     For messages of other libraries, which may quote the URL they could
     not use, or a password from it, as given or percent-decoded.
     """
-    text = text.replace(url, mask_url(url))
-    _scheme, _sep, rest = url.partition('://')
-    userinfo_part = rest[:rest.rfind('@') + 1]
-    for host in userinfo_part.split(','):
-        password = host.rpartition('@')[0].partition(':')[2]
+    text = text.replace(url, urls.mask_url(url))
+    for password in urls.passwords(url):
         for spelling in {password, urllib.parse.unquote(password)}:
             if spelling:
-                text = text.replace(spelling, MASK)
+                text = text.replace(spelling, urls.MASK)
     return text
 
 
@@ -149,7 +145,7 @@ def _transport_for_key(key: str, label: str | None) -> Any:
         reason = _scrub('%s: %s' % (type(error).__name__, error), url)
         # "from None": the original message may quote the raw URL.
         raise exception.InvalidCellURL(
-            cell=label, kind='transport', url=mask_url(url),
+            cell=label, kind='transport', url=urls.mask_url(url),
             reason=reason) from None
     _STATE.transport_keys.add(key)
     return transport
@@ -288,7 +284,7 @@ class ClientRouter:
                 transport_options=default.transport_options)
             self._clients[key] = client
         LOG.debug('Built RPC client for topic %s on transport %s (%s)',
-                  default.target.topic, key, mask_url(
+                  default.target.topic, key, urls.mask_url(
                       connections.get_registry().url_for_key(key)))
         return client
 

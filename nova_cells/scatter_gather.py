@@ -71,7 +71,7 @@ from nova_cells import cell_cache
 from nova_cells import cell_health
 from nova_cells import connections
 from nova_cells import context as nova_context
-from nova_cells.masking import mask_text
+from nova_cells import urls
 
 LOG = logging.getLogger(__name__)
 
@@ -406,7 +406,7 @@ def scatter_gather_cells(ctxt, cell_mappings: Iterable[Any],
         if isinstance(outcome, BaseException):
             LOG.warning('Cell %s raised %s: %s', cell_uuid,
                         type(outcome).__name__,
-                        mask_text(str(outcome)))
+                        urls.mask_text(str(outcome)))
     return gather.outcomes
 
 

@@ -5,7 +5,6 @@ command line (:mod:`nova_cells.cmd.cell_v2` only parses, calls, prints and
 turns exceptions into exit codes) and apart from the mapping objects (which
 only load and store one thing each):
 
-* :mod:`~nova_cells.cells_admin.urls`: checks on the URLs given to a cell;
 * :mod:`~nova_cells.cells_admin.cells`: map_cell0, create, update, delete
   and list cells;
 * :mod:`~nova_cells.cells_admin.hosts`: discover, list and delete hosts;

@@ -24,13 +24,11 @@ from nova_cells import cell_cache
 from nova_cells import connections
 from nova_cells import context as nova_context
 from nova_cells import exception
+from nova_cells import urls
 from nova_cells.cells_admin import hosts as hosts_admin
-from nova_cells.cells_admin import urls
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
-from nova_cells.masking import mask_url
 from nova_cells.objects import cell_mapping as cell_mapping_obj
-from nova_cells.objects import url_templates
 
 CellMapping = cell_mapping_obj.CellMapping
 CELL0_UUID = cell_mapping_obj.CELL0_UUID
@@ -70,7 +68,7 @@ def map_cell0(ctxt: nova_context.RequestContext,
         pass
     if database_connection is None:
         database_connection = urls.cell0_default_connection(
-            url_templates.local_url('database_connection'))
+            urls.local_url('database_connection'))
     urls.check_database_connection(database_connection, CELL0_NAME)
     cell0 = CellMapping(ctxt, uuid=CELL0_UUID, name=CELL0_NAME,
                         transport_url=CELL0_TRANSPORT_URL,
@@ -99,10 +97,10 @@ def _stored_databases(ctxt) -> list[tuple[str, str]]:
 def _comparable(url: str) -> set[str]:
     """The stored spelling, the filled one, and which database it is."""
     forms = {url}
-    rendering = url_templates.render_field(urls.DATABASE, url)
+    rendering = urls.render_field(urls.DATABASE, url)
     if rendering.complete:
         forms.add(rendering.url)
-        identity = connections.database_identity(rendering.url)
+        identity = urls.database_reached(rendering.url)
         if identity is not None:
             forms.add(identity)
     return forms
@@ -115,7 +113,7 @@ def _check_database_unused(ctxt, database_connection: str,
     for uuid, stored in _stored_databases(ctxt):
         if uuid != except_uuid and wanted & _comparable(stored):
             raise exception.CellDatabaseInUse(
-                other=uuid, url=mask_url(database_connection))
+                other=uuid, url=urls.mask_url(database_connection))
 
 
 def create_cell(ctxt: nova_context.RequestContext, name: str | None = None,
@@ -130,9 +128,9 @@ def create_cell(ctxt: nova_context.RequestContext, name: str | None = None,
     """
     label = name or '(new cell)'
     if transport_url is None:
-        transport_url = url_templates.local_url(urls.TRANSPORT)
+        transport_url = urls.local_url(urls.TRANSPORT)
     if database_connection is None:
-        database_connection = url_templates.local_url(urls.DATABASE)
+        database_connection = urls.local_url(urls.DATABASE)
     urls.check_transport_url(transport_url, label)
     urls.check_database_connection(database_connection, label)
     _check_database_unused(ctxt, database_connection)
@@ -161,8 +159,8 @@ def _urls_in_use(ctxt, field: str) -> set[str]:
     column = getattr(api_models.CellMapping, field)
     with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
         stored = s.execute(sa.select(column)).scalars().all()
-    in_use = {url_templates.render_field(field, url).url for url in stored}
-    local = url_templates.local_url(field)
+    in_use = {urls.render_field(field, url).url for url in stored}
+    local = urls.local_url(field)
     if field == urls.TRANSPORT and local:
         in_use.add(local)
     return in_use
@@ -179,7 +177,7 @@ def _dispose_connections(ctxt, database_connection: str | None,
     """
     registry = connections.get_registry()
     if database_connection:
-        rendering = url_templates.render_field(urls.DATABASE,
+        rendering = urls.render_field(urls.DATABASE,
                                                database_connection)
         if rendering.url not in _urls_in_use(ctxt, urls.DATABASE):
             try:
@@ -187,8 +185,8 @@ def _dispose_connections(ctxt, database_connection: str | None,
                     registry.database_key(rendering.url))
             except exception.Invalid:
                 pass
-    if transport_url and not connections.has_no_transport(transport_url):
-        rendering = url_templates.render_field(urls.TRANSPORT, transport_url)
+    if transport_url and not urls.has_no_transport(transport_url):
+        rendering = urls.render_field(urls.TRANSPORT, transport_url)
         if rendering.url not in _urls_in_use(ctxt, urls.TRANSPORT):
             try:
                 registry.dispose_transport(

@@ -17,10 +17,9 @@ import dataclasses
 from collections.abc import Callable
 
 from nova_cells import context as nova_context
+from nova_cells import urls
 from nova_cells.db import migration
-from nova_cells.masking import mask_url
 from nova_cells.objects import cell_mapping as cell_mapping_obj
-from nova_cells.objects import url_templates
 
 LOCAL = '[database] connection'
 
@@ -54,9 +53,9 @@ def _sync(label: str, url: str, version: str | None, context) -> CellSync:
         revision = migration.db_version(database=migration.MAIN,
                                         context=context)
     except Exception as error:  # every failure is reported, none stops us
-        return CellSync(label, mask_url(url), error=mask_url(
+        return CellSync(label, urls.mask_url(url), error=urls.mask_url(
             _one_line(error)))
-    return CellSync(label, mask_url(url), revision=revision)
+    return CellSync(label, urls.mask_url(url), revision=revision)
 
 
 def sync_all_cells(ctxt: nova_context.RequestContext,
@@ -76,7 +75,7 @@ def sync_all_cells(ctxt: nova_context.RequestContext,
         # Resolve once up front: an unknown revision touches nothing.
         migration.resolve_revision(migration.MAIN, version)
     report = report or (lambda _outcome: None)
-    local = url_templates.local_url('database_connection')
+    local = urls.local_url('database_connection')
     outcomes = [_sync(LOCAL, local, version, None)]
     report(outcomes[0])
     done = {local}
@@ -89,8 +88,8 @@ def sync_all_cells(ctxt: nova_context.RequestContext,
             with cell.target(ctxt) as cctxt:
                 outcome = _sync(cell.identity, url, version, cctxt)
         except Exception as error:  # cannot even target it (bad template)
-            outcome = CellSync(cell.identity, mask_url(url),
-                               error=mask_url(_one_line(error)))
+            outcome = CellSync(cell.identity, urls.mask_url(url),
+                               error=urls.mask_url(_one_line(error)))
         outcomes.append(outcome)
         report(outcome)
     return outcomes

@@ -27,11 +27,11 @@ from sqlalchemy import pool as sa_pool
 from nova_cells import cell_queue
 from nova_cells import connections
 from nova_cells import context as nova_context
+from nova_cells import urls
 from nova_cells.db import cell_engine
 from nova_cells.db import migration
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
-from nova_cells.masking import mask_text
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 
 AT_HEAD = 'at head'
@@ -95,7 +95,7 @@ def schema_state(revision: str | None) -> str:
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
-    return mask_text(text[0]) if text else type(error).__name__
+    return urls.mask_text(text[0]) if text else type(error).__name__
 
 
 def _sqlite_file_missing(url: sa.engine.URL) -> bool:
@@ -116,12 +116,12 @@ class _Finding:
 
 
 def _check_database(health: '_Finding', url: str, label: str) -> None:
-    parsed = connections.parse_database_url(url)
+    parsed = urls.parse_database_url(url)
     if _sqlite_file_missing(parsed):
         health.fields['database'] = 'missing'
         health.problems.append('its database file does not exist')
         return
-    engine = sa.create_engine(connections.engine_url(url),
+    engine = sa.create_engine(urls.engine_url(url),
                               poolclass=sa_pool.NullPool)
     cell_engine.install(engine, connections.get_registry().conf, label)
     try:
@@ -153,7 +153,7 @@ def _check_database(health: '_Finding', url: str, label: str) -> None:
 
 def _check_queue(health: '_Finding', url: str, is_cell0: bool,
                  timeout: float) -> None:
-    if connections.has_no_transport(url):
+    if urls.has_no_transport(url):
         if is_cell0:
             health.fields['message_queue'] = NO_QUEUE_EXPECTED
         else:
@@ -214,7 +214,7 @@ def check_cells(ctxt: nova_context.RequestContext,
                             hosts=hosts.get(cell.id, 0))
         results.append(health)
         try:
-            targetable = cell.targetable()
+            targetable = cell.with_urls_filled()
         except Exception as error:
             health.problems.append(_first_line(error))
             continue

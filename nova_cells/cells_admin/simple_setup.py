@@ -12,14 +12,13 @@ import dataclasses
 import sqlalchemy as sa
 
 from nova_cells import context as nova_context
+from nova_cells import urls
 from nova_cells.cells_admin import cells as cells_admin
 from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.cells_admin import instances as instances_admin
-from nova_cells.cells_admin import urls
 from nova_cells.db import migration
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
-from nova_cells.objects import url_templates
 
 
 @dataclasses.dataclass
@@ -31,7 +30,7 @@ class CellAndHosts:
 
 
 def _cell_of_local_database(ctxt) -> cells_admin.CellMapping | None:
-    local = url_templates.local_url(urls.DATABASE)
+    local = urls.local_url(urls.DATABASE)
     with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
         rows = s.execute(sa.select(
             api_models.CellMapping.uuid,
@@ -40,7 +39,7 @@ def _cell_of_local_database(ctxt) -> cells_admin.CellMapping | None:
     for uuid, stored in rows:
         if uuid == cells_admin.CELL0_UUID:
             continue
-        rendering = url_templates.render_field(urls.DATABASE, stored)
+        rendering = urls.render_field(urls.DATABASE, stored)
         if local in (stored, rendering.url):
             return cells_admin.get_cell(ctxt, uuid)
     return None
@@ -60,7 +59,7 @@ def map_cell_and_hosts(ctxt: nova_context.RequestContext,
         anything is stored.
     """
     if transport_url is None:
-        transport_url = url_templates.local_url(urls.TRANSPORT)
+        transport_url = urls.local_url(urls.TRANSPORT)
     urls.check_transport_url(transport_url, name or '(new cell)')
     if not db_api.compute_node_get_all(ctxt):
         return CellAndHosts(None, False, None)
@@ -69,7 +68,7 @@ def map_cell_and_hosts(ctxt: nova_context.RequestContext,
     if created:
         cell = cells_admin.create_cell(
             ctxt, name=name, transport_url=transport_url,
-            database_connection=url_templates.local_url(urls.DATABASE))
+            database_connection=urls.local_url(urls.DATABASE))
         status('Created cell %s.' % cell.identity)
     discovery = hosts_admin.discover_hosts(ctxt, cell_uuid=cell.uuid,
                                            status=status)
@@ -96,7 +95,7 @@ def simple_cell_setup(ctxt: nova_context.RequestContext,
         anything is stored.
     """
     if transport_url is None:
-        transport_url = url_templates.local_url(urls.TRANSPORT)
+        transport_url = urls.local_url(urls.TRANSPORT)
     urls.check_transport_url(transport_url, '(new cell)')
     cell0, cell0_created = cells_admin.map_cell0(ctxt)
     sync_error = None

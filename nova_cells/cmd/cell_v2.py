@@ -17,13 +17,13 @@ from typing import Any
 
 from nova_cells import context as nova_context
 from nova_cells import exception
+from nova_cells import urls
 from nova_cells.cells_admin import cells as cells_admin
 from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.cells_admin import instances as instances_admin
 from nova_cells.cells_admin import simple_setup as setup_admin
 from nova_cells.cmd import check_cells
 from nova_cells.cmd import common
-from nova_cells.masking import mask_url
 
 EXIT_INVALID = 127
 
@@ -75,7 +75,7 @@ def delete_cell(cell_uuid: str, force: bool = False,
 def _cell_record(cell, verbose: bool) -> dict[str, Any]:
     def shown(field: str) -> str:
         value = getattr(cell, field)
-        return value if verbose else mask_url(value)
+        return value if verbose else urls.mask_url(value)
     return {'name': cell.name, 'uuid': cell.uuid,
             'transport_url': shown('transport_url'),
             'database_connection': shown('database_connection'),

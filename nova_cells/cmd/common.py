@@ -35,15 +35,12 @@ used (argparse's own code for usage errors).
 
 import argparse
 import dataclasses
-import re
 import sys
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
-from oslo_utils import strutils
-
-from nova_cells.masking import mask_url
+from nova_cells import urls
 
 EXIT_SUCCESS = 0
 EXIT_FAILURE = 1
@@ -185,15 +182,11 @@ def print_warning(message: str) -> None:
     print('WARNING: %s' % message, file=sys.stderr)
 
 
-_URL_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
-
-
 def error_line(error: BaseException) -> str:
     """One line telling an operator what failed, every password masked."""
     lines = [line for line in str(error).splitlines() if line.strip()]
     text = lines[0].strip() if lines else type(error).__name__
-    text = _URL_PATTERN.sub(lambda match: mask_url(match.group(0)), text)
-    return strutils.mask_password(text)
+    return urls.mask_text(text)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -26,12 +26,12 @@ from nova_cells import config
 from nova_cells import connections
 from nova_cells import context as nova_context
 from nova_cells import scatter_gather
+from nova_cells import urls
 from nova_cells.cells_admin import health_check
 from nova_cells.conf import CONF
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.db.sqlalchemy import models
-from nova_cells.masking import mask_text
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 
 Code = upgradecheck.Code
@@ -171,7 +171,7 @@ def _failure(outcome) -> str:
     if outcome is scatter_gather.did_not_respond_sentinel:
         return 'did not respond'
     text = str(outcome).strip().splitlines()
-    return mask_text(text[0]) if text else type(outcome).__name__
+    return urls.mask_text(text[0]) if text else type(outcome).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config.parse_args(argv)
     except (cfg.Error, OSError) as error:
-        print('ERROR: invalid configuration: %s' % mask_text(str(error)),
+        print('ERROR: invalid configuration: %s' % urls.mask_text(str(error)),
               file=sys.stderr)
         # Not 1 or 2, which would read as a check's warning or failure.
         return 255

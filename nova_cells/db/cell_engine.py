@@ -42,7 +42,7 @@ from oslo_db import options as oslo_db_options
 from oslo_db.sqlalchemy import exc_filters
 
 from nova_cells import exception
-from nova_cells.masking import mask_text
+from nova_cells import urls
 
 # oslo.db's own defaults for every [database] option: a cell facade starts
 # from these, so nothing set in [database] for the local database (its
@@ -123,7 +123,7 @@ _CONNECTORS = {'mysql': _mysql_connect, 'postgresql': _postgresql_connect}
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
-    return mask_text(text[0]) if text else type(error).__name__
+    return urls.mask_text(text[0]) if text else type(error).__name__
 
 
 def _reason(error: BaseException, attempts: int) -> str:

@@ -46,9 +46,9 @@ from oslo_utils import strutils
 
 from nova_cells import connections
 from nova_cells import exception
+from nova_cells import urls
 from nova_cells.db import cell_engine
 from nova_cells.db import legacy
-from nova_cells.masking import mask_url
 
 LOG = logging.getLogger(__name__)
 
@@ -168,10 +168,10 @@ def _first_line(error: BaseException) -> str:
 
 
 def _check_url(line: _Line, url: str) -> None:
-    reason = connections.database_url_problem(url)
+    reason = urls.database_url_problem(url)
     if reason is not None:
         raise exception.InvalidDatabaseURL(
-            database=line.label, url=mask_url(url), reason=reason)
+            database=line.label, url=urls.mask_url(url), reason=reason)
 
 
 def _cell_label(context) -> str | None:
@@ -191,13 +191,13 @@ def _connect(line: _Line, url: str, cell: str | None = None):
     :raises InvalidDatabaseURL, DatabaseUnreachable: URL masked.
     """
     _check_url(line, url)
-    connections.ensure_sqlite_directory(url)
+    urls.ensure_sqlite_directory(url)
     engine = None
     options = _engine_options(line)
     if cell is not None and line.name == MAIN:
         options['max_retries'] = 0
     try:
-        engine = engines.create_engine(connections.engine_url(url),
+        engine = engines.create_engine(urls.engine_url(url),
                                        **options)
         if cell is not None and line.name == MAIN:
             cell_engine.install(engine, connections.get_registry().conf,
@@ -208,16 +208,13 @@ def _connect(line: _Line, url: str, cell: str | None = None):
         if engine is not None:
             engine.dispose()
         raise exception.DatabaseUnreachable(
-            database=line.label, url=mask_url(url),
+            database=line.label, url=urls.mask_url(url),
             reason=_first_line(error)) from None
 
 
 def _sqlite_file_missing(url: str) -> bool:
-    parsed = sa.engine.make_url(url)
-    database = parsed.database
-    return (parsed.get_backend_name() == 'sqlite' and bool(database) and
-            database != ':memory:' and not database.startswith('file:') and
-            not os.path.exists(database))
+    database = urls.sqlite_file(url)
+    return database is not None and not os.path.exists(database)
 
 
 def _stored_revisions(connection) -> list[str] | None:
@@ -271,7 +268,7 @@ def db_sync(version: str | None = None, database: str = API,
     engine, connection = _connect(line, url, _cell_label(context))
     try:
         with connection, connection.begin():
-            _sync(connection, line, target, mask_url(url))
+            _sync(connection, line, target, urls.mask_url(url))
     finally:
         engine.dispose()
 

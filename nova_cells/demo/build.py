@@ -17,19 +17,15 @@ The layout is fixed, so two runs (and two machines) print the same report:
 
 import dataclasses
 import itertools
-import urllib.parse
 
-from nova_cells import connections
 from nova_cells import context as nova_context
 from nova_cells import exception
+from nova_cells import urls
 from nova_cells.cells_admin import cells as cells_admin
 from nova_cells.cells_admin import hosts as hosts_admin
-from nova_cells.cells_admin import urls
 from nova_cells.conf import CONF
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.demo import environment
-from nova_cells.masking import mask_url
-from nova_cells.objects import url_templates
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +61,7 @@ class CellOutcome:
 
 def _ensure_cell0(ctxt) -> CellOutcome:
     url = urls.cell0_default_connection(
-        url_templates.local_url(urls.DATABASE))
+        urls.local_url(urls.DATABASE))
     try:
         cell0 = cells_admin.get_cell(ctxt, cells_admin.CELL0_UUID)
         return CellOutcome(cell0, created=False)
@@ -76,10 +72,6 @@ def _ensure_cell0(ctxt) -> CellOutcome:
     return CellOutcome(cell0, created, database_created)
 
 
-def _vhost(url: str) -> str:
-    return urllib.parse.urlsplit(url).path.lstrip('/') or '/'
-
-
 def _transport_for_new_cell(name: str) -> tuple[str, str | None]:
     """The new cell's transport URL, and a note when it is not its own."""
     default = CONF.transport_url
@@ -88,17 +80,18 @@ def _transport_for_new_cell(name: str) -> tuple[str, str | None]:
         return url, None
     vhost = environment.ensure_virtual_host(CONF, url)
     if vhost.usable:
-        return url, ('virtual host %s created with rabbitmqctl' % _vhost(url)
-                     if vhost.created else None)
+        return url, ('virtual host %s created with rabbitmqctl' %
+                     urls.virtual_host(url) if vhost.created else None)
     return default, (
         'virtual host %s is missing and rabbitmqctl could not create it; '
-        'the cell shares the bus of [DEFAULT] transport_url' % _vhost(url))
+        'the cell shares the bus of [DEFAULT] transport_url' %
+        urls.virtual_host(url))
 
 
 def _note_on_existing(cell: cells_admin.CellMapping) -> str | None:
     """Anything odd about the message queue of a cell made earlier."""
     url = cell.transport_url
-    if connections.has_no_transport(url):
+    if urls.has_no_transport(url):
         return None
     if url not in (CONF.transport_url, environment.cell_transport_url(
             CONF.transport_url, cell.name)):
@@ -109,9 +102,10 @@ def _note_on_existing(cell: cells_admin.CellMapping) -> str | None:
         return None
     vhost = environment.ensure_virtual_host(CONF, url)
     if vhost.created:
-        return 'virtual host %s created again with rabbitmqctl' % _vhost(url)
+        return ('virtual host %s created again with rabbitmqctl' %
+                urls.virtual_host(url))
     if not vhost.usable:
-        return 'its message queue cannot be reached: %s' % mask_url(url)
+        return 'its message queue cannot be reached: %s' % urls.mask_url(url)
     return None
 
 
@@ -126,7 +120,7 @@ def ensure_cells(ctxt: nova_context.RequestContext) -> list[CellOutcome]:
                                         note=_note_on_existing(cell)))
             continue
         database = urls.with_database_suffix(
-            url_templates.local_url(urls.DATABASE), '_' + demo_cell.name)
+            urls.local_url(urls.DATABASE), '_' + demo_cell.name)
         database_created = environment.ensure_database(database)
         transport, note = _transport_for_new_cell(demo_cell.name)
         cell = cells_admin.create_cell(ctxt, name=demo_cell.name,
@@ -141,10 +135,10 @@ def ensure_cell_databases(cells: list[cells_admin.CellMapping]) -> list[str]:
     whose databases were dropped since the last run); returns their
     names."""
     created = []
-    for url in [url_templates.local_url(urls.DATABASE)] + [
+    for url in [urls.local_url(urls.DATABASE)] + [
             cell.database_connection for cell in cells]:
         if environment.ensure_database(url):
-            created.append(environment.database_name(url))
+            created.append(urls.database_name(url))
     return created
 
 

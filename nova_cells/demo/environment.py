@@ -26,12 +26,11 @@ RabbitMQ virtual hosts are.
 import dataclasses
 import shutil
 import subprocess
-import urllib.parse
 import warnings
 
 import sqlalchemy as sa
 
-from nova_cells import connections
+from nova_cells import urls
 
 with warnings.catch_warnings():
     # oslo.messaging's import chain warns about eventlet on stderr.
@@ -50,12 +49,6 @@ RABBIT_SCHEMES = ('rabbit', 'amqp')
 
 # -- databases ---------------------------------------------------------------
 
-def database_name(url: str) -> str:
-    """The database a URL names (a SQLite file's name), for messages."""
-    database = sa.engine.make_url(url).database or ''
-    return database.rpartition('/')[2]
-
-
 def _database_exists(connection, backend: str, name: str) -> bool:
     if backend == 'postgresql':
         query = sa.text('SELECT 1 FROM pg_database WHERE datname = :name')
@@ -71,18 +64,15 @@ def ensure_database(url: str) -> bool:
     SQLite files are created by their first connection; only their
     directory is made here.
     """
-    parsed = connections.parse_database_url(url)
+    parsed = urls.parse_database_url(url)
     backend = parsed.get_backend_name()
     if backend == 'sqlite':
-        connections.ensure_sqlite_directory(url)
+        urls.ensure_sqlite_directory(url)
         return False
     name = parsed.database
-    # URL.set() ignores None; _replace is the named tuple's own method.
-    server = parsed._replace(
-        database='postgres' if backend == 'postgresql' else None)
     engine = sa.create_engine(
-        connections.engine_url(server.render_as_string(hide_password=False)),
-        poolclass=sa.pool.NullPool, isolation_level='AUTOCOMMIT')
+        urls.server_url(url), poolclass=sa.pool.NullPool,
+        isolation_level='AUTOCOMMIT')
     try:
         with engine.connect() as connection:
             if _database_exists(connection, backend, name):
@@ -98,13 +88,11 @@ def ensure_database(url: str) -> bool:
 
 def cell_transport_url(default_url: str, cell_name: str) -> str:
     """``default_url`` with the virtual host of ``cell_name``."""
-    parts = urllib.parse.urlsplit(default_url)
-    return urllib.parse.urlunsplit(parts._replace(
-        path='/' + VHOST_PREFIX + cell_name))
+    return urls.with_virtual_host(default_url, VHOST_PREFIX + cell_name)
 
 
 def is_rabbit(url: str) -> bool:
-    return urllib.parse.urlsplit(url).scheme.split('+')[0] in RABBIT_SCHEMES
+    return urls.split_url(url).family in RABBIT_SCHEMES
 
 
 def _first_host(conf, url: str):

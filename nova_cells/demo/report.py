@@ -19,6 +19,7 @@ from nova_cells import exception
 from nova_cells import instance_list
 from nova_cells import rpc
 from nova_cells import scatter_gather
+from nova_cells import urls
 from nova_cells.cells_admin import cells as cells_admin
 from nova_cells.cells_admin import instances as instances_admin
 from nova_cells.cmd import cell_v2
@@ -26,7 +27,6 @@ from nova_cells.cmd import common
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.demo import environment
-from nova_cells.masking import mask_url
 from nova_cells.objects import instance_mapping as instance_mapping_obj
 
 #: Rows of the merged first page.
@@ -262,6 +262,6 @@ def rpc_round_trips(ctxt, conf, cells: list[cells_admin.CellMapping]
     print("one server per cell, each on its own cell's bus, all with topic "
           '%s and server name "demo"' % RPC_TOPIC)
     table(['Cell', 'Transport URL', 'call(which_cell) x%d' % CALLS_PER_CELL], [
-        [cell.name, mask_url(cell.transport_url), text]
+        [cell.name, urls.mask_url(cell.transport_url), text]
         for cell, text, _ok in results])
     return all(ok for _cell, _text, ok in results)

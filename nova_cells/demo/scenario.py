@@ -15,6 +15,7 @@ from oslo_log import log as logging
 from nova_cells import config
 from nova_cells import connections
 from nova_cells import context as nova_context
+from nova_cells import urls
 from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.cmd import cell_v2
 from nova_cells.cmd import common
@@ -24,7 +25,6 @@ from nova_cells.db import migration
 from nova_cells.demo import build
 from nova_cells.demo import environment
 from nova_cells.demo import report
-from nova_cells.masking import mask_url
 
 _OPTS = [
     cfg.IntOpt('instances', default=build.DEFAULT_INSTANCES, min=10,
@@ -74,18 +74,19 @@ def _print_where() -> None:
     if any(url.startswith('sqlite') for url in (
             CONF.api_database.connection, CONF.database.connection)):
         print('  state_path                 %s' % CONF.state_path)
-    print('  [api_database] connection  %s' % mask_url(
+    print('  [api_database] connection  %s' % urls.mask_url(
         CONF.api_database.connection))
-    print('  [database] connection      %s' % mask_url(
+    print('  [database] connection      %s' % urls.mask_url(
         CONF.database.connection))
-    print('  [DEFAULT] transport_url    %s' % mask_url(CONF.transport_url))
+    print('  [DEFAULT] transport_url    %s' % urls.mask_url(
+        CONF.transport_url))
 
 
 def _api_database(heading) -> None:
     heading('API database (nova-cells-manage api_db sync)')
     created = environment.ensure_database(CONF.api_database.connection)
     if created:
-        print('created database %s' % environment.database_name(
+        print('created database %s' % urls.database_name(
             CONF.api_database.connection))
     migration.db_sync(database=migration.API)
     print('at revision %s' % migration.db_version(database=migration.API))
@@ -99,7 +100,7 @@ def _cells(heading, ctxt) -> list[build.CellOutcome]:
             outcome.cell.name, 'created now' if outcome.created
             else 'already mapped', outcome.cell.uuid))
         if outcome.database_created:
-            print('       created database %s' % environment.database_name(
+            print('       created database %s' % urls.database_name(
                 outcome.cell.database_connection))
         if outcome.note:
             print('       note: %s' % outcome.note)

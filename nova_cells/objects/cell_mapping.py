@@ -2,7 +2,7 @@
 
 Fields, names and versions are Nova's, so primitives move between nova_cells
 and Nova services. A stored URL may be a template
-(:mod:`nova_cells.objects.url_templates`): the object's ``transport_url``
+(:mod:`nova_cells.urls.templates`): the object's ``transport_url``
 and ``database_connection`` hold the *filled* URL, as Nova's do, while the
 stored template is remembered and is what :meth:`CellMapping.save` writes.
 A template this node cannot fill stays as it is (never ``None``); loading
@@ -26,11 +26,10 @@ from oslo_versionedobjects import fields
 
 from nova_cells import context as nova_context
 from nova_cells import exception
+from nova_cells import urls
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
-from nova_cells.masking import mask_url
 from nova_cells.objects import base
-from nova_cells.objects import url_templates
 
 LOG = logging.getLogger(__name__)
 
@@ -79,11 +78,11 @@ def _select_one(context: Any, where: Any) -> Any:
 
 
 def _format_url(field: str, url: str | None) -> str | None:
-    rendering = url_templates.render_field(field, url)
+    rendering = urls.render_field(field, url)
     if not rendering.complete:
         # Reasons name variables and options, never their values.
         LOG.error('Cannot fill the %s template %s: %s', field,
-                  mask_url(url), '; '.join(
+                  urls.mask_url(url), '; '.join(
                       reason for _, reason in rendering.missing))
     return rendering.url
 
@@ -111,7 +110,7 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         # Stored templates by field, and the fields left unfilled; set by
         # _from_db_object, empty for a mapping built in memory.
         self._url_templates: dict[str, str] = {}
-        self._unfilled: dict[str, url_templates.Rendering] = {}
+        self._unfilled: dict[str, urls.Rendering] = {}
 
     def obj_make_compatible(self, primitive: dict,
                             target_version: str) -> None:
@@ -138,7 +137,7 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
             if not self.obj_attr_is_set(name):
                 value = '<?>'
             elif name in URL_FIELDS:
-                value = mask_url(getattr(self, name))
+                value = urls.mask_url(getattr(self, name))
             else:
                 value = self.fields[name].stringify(getattr(self, name))
             shown.append('%s=%s' % (name, value))
@@ -160,12 +159,12 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
     def _fill_urls(self, db_row: Any) -> None:
         for field in URL_FIELDS:
             stored = db_row[field]
-            if not url_templates.is_template(stored):
+            if not urls.is_template(stored):
                 self._url_templates.pop(field, None)
                 self._unfilled.pop(field, None)
                 setattr(self, field, stored)
                 continue
-            rendering = url_templates.render_field(field, stored)
+            rendering = urls.render_field(field, stored)
             self._url_templates[field] = stored
             if rendering.complete:
                 self._unfilled.pop(field, None)
@@ -197,7 +196,7 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         for field in URL_FIELDS:
             template = self._url_templates.get(field)
             if field in updates and template is not None:
-                filled = url_templates.render_field(field, template)
+                filled = urls.render_field(field, template)
                 if filled.complete and updates[field] == filled.url:
                     updates[field] = template
         return updates
@@ -213,22 +212,24 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
             be filled from the local configuration when it was loaded
             (names the variable); load it again after fixing the config.
         """
-        return nova_context.target_cell(ctxt, self.targetable())
+        return nova_context.target_cell(ctxt, self)
 
-    def targetable(self) -> Any:
-        """What to target for this cell: itself with its URLs filled.
+    def with_urls_filled(self) -> Any:
+        """This cell with its URL templates filled: itself when they were
+        filled on load (or there are none), else a filled view.
 
-        :func:`nova_cells.context.set_target_cell` calls this on any cell
-        that has it, so targeting a cell directly checks its templates too.
+        :func:`nova_cells.context.set_target_cell` calls this once per
+        targeting (:class:`~nova_cells.context.TargetableCell`), so
+        targeting a cell directly checks its templates too.
 
         :raises CellURLTemplateError: naming the variable that is missing.
         """
         for field, rendering in self._unfilled.items():
-            raise url_templates.template_error(field, rendering,
+            raise urls.template_error(field, rendering,
                                                self.identity)
         for field in URL_FIELDS:  # a loop, not any(): on every targeting
             if field not in self._url_templates and (
-                    url_templates.is_template(getattr(self, field))):
+                    urls.is_template(getattr(self, field))):
                 # Built in memory or received holding a template: fill now.
                 return _FilledCell(self)
         return self
@@ -360,7 +361,7 @@ class _FilledCell:
         self.uuid = cell_mapping.uuid
         self.identity = cell_mapping.identity
         for field in URL_FIELDS:
-            setattr(self, field, url_templates.fill(
+            setattr(self, field, urls.fill(
                 field, getattr(cell_mapping, field),
                 cell=cell_mapping.identity))
 

@@ -15,6 +15,8 @@ import functools
 import sqlalchemy
 from sqlalchemy import pool as sa_pool
 
+from nova_cells import urls
+
 # Threads waiting to write one SQLite file queue up on its lock; give them
 # long enough that a burst of writers does not turn into "database is
 # locked" errors.
@@ -26,9 +28,8 @@ POOL_TIMEOUT = 30.0
 
 
 def _is_file_database(engine: sqlalchemy.engine.Engine) -> bool:
-    database = engine.url.database
-    return bool(database) and database != ':memory:' and not (
-        database.startswith('file::memory:'))
+    return urls.sqlite_file(
+        engine.url.render_as_string(hide_password=False)) is not None
 
 
 def _on_connect(dbapi_connection, _connection_record,

@@ -13,6 +13,7 @@ from sqlalchemy import pool as sa_pool
 from nova_cells import connections
 from nova_cells import context
 from nova_cells import exception
+from nova_cells import urls
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.tests import base
 from nova_cells.tests.fixtures import database as database_fixture
@@ -94,7 +95,7 @@ class TestKeys(RegistryTestCase):
                  'dialect'),
                 ('nova:%s@db/nova' % PASSWORD, 'expected'),
                 ('mysql+pymysql://nova:%s@db:port/nova' % PASSWORD,
-                 'expected'),
+                 'port must be a number'),
                 (None, 'expected')):
             error = self.assertRaises(exception.InvalidCellURL,
                                       self.registry.database_key, url,
@@ -136,18 +137,18 @@ class TestEngineUrl(base.TestCase):
     def test_driver_is_named(self):
         self.assertEqual(
             'mysql+pymysql://nova:pw@db/nova',
-            connections.engine_url('mysql+pymysql://nova:pw@db/nova'))
+            urls.engine_url('mysql+pymysql://nova:pw@db/nova'))
         # A bare scheme means the driver this project installs, not
         # SQLAlchemy's default (psycopg 3, MySQLdb: neither installed).
         self.assertEqual('postgresql+psycopg2://h/db',
-                         connections.engine_url('postgresql://h/db'))
+                         urls.engine_url('postgresql://h/db'))
         self.assertEqual('mysql+pymysql://h/db',
-                         connections.engine_url('mysql://h/db'))
+                         urls.engine_url('mysql://h/db'))
         self.assertIsNone(
-            connections.database_url_problem('postgresql://u:pw@h/db'))
+            urls.database_url_problem('postgresql://u:pw@h/db'))
 
     def test_query_password_moves_into_userinfo(self):
-        url = connections.engine_url(
+        url = urls.engine_url(
             'postgresql+psycopg2://nova@h/db?password=%s&sslmode=disable'
             % PASSWORD)
         parsed = sa.engine.make_url(url)
@@ -158,12 +159,12 @@ class TestEngineUrl(base.TestCase):
     def test_sqlite_drops_an_ignored_password(self):
         self.assertEqual(
             'sqlite:////tmp/x.sqlite',
-            connections.engine_url('sqlite:////tmp/x.sqlite?password=x'))
+            urls.engine_url('sqlite:////tmp/x.sqlite?password=x'))
 
     def test_plain_urls_are_unchanged(self):
         for url in ('sqlite:////tmp/x.sqlite', 'sqlite://',
                     'mysql+pymysql://u:p%40ss@h:3306/db?charset=utf8'):
-            self.assertEqual(url, connections.engine_url(url))
+            self.assertEqual(url, urls.engine_url(url))
 
 
 class TestConcurrentFirstTargeting(RegistryTestCase):

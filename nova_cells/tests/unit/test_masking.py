@@ -2,9 +2,7 @@
 
 import testtools
 
-from nova_cells.masking import MASK
-from nova_cells.masking import mask_text
-from nova_cells.masking import mask_url
+from nova_cells import urls
 
 SECRET = 's3cr3t'
 
@@ -12,13 +10,13 @@ SECRET = 's3cr3t'
 class TestMaskUrl(testtools.TestCase):
 
     def assertMasked(self, url, expected, secret=SECRET):
-        masked = mask_url(url)
+        masked = urls.mask_url(url)
         self.assertEqual(expected, masked)
         self.assertNotIn(secret, masked)
 
     def test_none_and_empty(self):
-        self.assertIsNone(mask_url(None))
-        self.assertEqual('', mask_url(''))
+        self.assertIsNone(urls.mask_url(None))
+        self.assertEqual('', urls.mask_url(''))
 
     def test_url_without_password_is_unchanged(self):
         for url in ('sqlite:////var/lib/nova_cells/cell1.sqlite',
@@ -26,7 +24,7 @@ class TestMaskUrl(testtools.TestCase):
                     'mysql+pymysql://nova@db.example.org:3306/nova',
                     'rabbit://h1:5672,h2:5672/vhost', 'none:///',
                     'postgresql://[::1]:5432/nova?sslmode=require'):
-            self.assertEqual(url, mask_url(url))
+            self.assertEqual(url, urls.mask_url(url))
 
     def test_single_host(self):
         self.assertMasked(
@@ -89,20 +87,20 @@ class TestMaskUrl(testtools.TestCase):
                        'mysql://u:%s@@@' % SECRET,
                        'rabbit://u:%s,@h/' % SECRET,
                        'mysql://u:%s@h:notaport/db' % SECRET):
-            masked = mask_url(broken)
+            masked = urls.mask_url(broken)
             self.assertNotIn(SECRET, masked, broken)
-            self.assertIn(MASK, masked, broken)
+            self.assertIn(urls.MASK, masked, broken)
 
     def test_url_object_is_accepted(self):
         import sqlalchemy as sa
 
         url = sa.engine.make_url('mysql://u:%s@h/db' % SECRET)
-        self.assertNotIn(SECRET, mask_url(url))
+        self.assertNotIn(SECRET, urls.mask_url(url))
 
     def test_never_raises(self):
         for junk in ('\x00', '://', '@', ',,,', '[', 'a://[:@,]',
                      '%', 'ÿ://ü:ß@ö'):
-            self.assertIsInstance(mask_url(junk), str)
+            self.assertIsInstance(urls.mask_url(junk), str)
 
 
 class TestMaskText(testtools.TestCase):
@@ -110,11 +108,11 @@ class TestMaskText(testtools.TestCase):
     def test_every_url_in_a_message_is_masked(self):
         text = ("cell db 'mysql://u:%s@h/db' and rabbit://g:%s@q:5672/ "
                 "failed; password=%s" % (SECRET, SECRET, SECRET))
-        masked = mask_text(text)
+        masked = urls.mask_text(text)
         self.assertNotIn(SECRET, masked)
         self.assertIn("'mysql://u:***@h/db'", masked)
         self.assertIn('rabbit://g:***@q:5672/ failed', masked)
 
     def test_text_without_secrets_is_unchanged(self):
         text = 'Cell c1 raised OperationalError: no such table: instances'
-        self.assertEqual(text, mask_text(text))
+        self.assertEqual(text, urls.mask_text(text))

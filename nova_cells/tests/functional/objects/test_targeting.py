@@ -6,9 +6,9 @@ from oslo_utils import uuidutils
 from nova_cells import connections
 from nova_cells import exception
 from nova_cells import objects
+from nova_cells import urls
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import models
-from nova_cells.objects import url_templates
 from nova_cells.tests import base
 from nova_cells.tests.functional.objects import helpers
 
@@ -36,8 +36,8 @@ def instance_uuids_in(url: str) -> set[str]:
 def database_template(cell_url: str, local_url: str) -> str:
     """``cell_url`` written as a template over ``local_url``: every part
     the two share becomes a variable, the rest stays literal."""
-    cell = url_templates.url_variables(cell_url)
-    local = url_templates.url_variables(local_url)
+    cell = urls.url_variables(cell_url)
+    local = urls.url_variables(local_url)
     if cell['scheme'] != local['scheme']:
         raise ValueError('a template only fills from the same scheme')
 

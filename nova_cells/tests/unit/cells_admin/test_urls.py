@@ -1,7 +1,7 @@
 """URL checks and cell0's default database URL (no database needed)."""
 
 from nova_cells import exception
-from nova_cells.cells_admin import urls
+from nova_cells import urls
 from nova_cells.tests import base
 
 

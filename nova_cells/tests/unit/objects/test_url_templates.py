@@ -2,6 +2,7 @@
 
 import string
 
+import fixtures
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -10,8 +11,9 @@ from oslo_config import cfg
 from nova_cells import context as nova_context
 from nova_cells import exception
 from nova_cells import objects
-from nova_cells.objects import url_templates
+from nova_cells import urls
 from nova_cells.tests import base
+from nova_cells.urls import templates
 
 IDENTITY = '{scheme}://{username}:{password}@{hostname}:{port}/{path}'
 AWKWARD_PASSWORD = 'p@ss:w/o%rd?#x'  # noqa: S105 - raw, unencoded
@@ -22,7 +24,7 @@ MULTI_HOST = ('rabbit://alice:a@1:x@mq1.example.org:5672,'
 class TestURLVariables(base.TestCase):
 
     def test_single_host(self):
-        values = url_templates.url_variables(
+        values = urls.url_variables(
             'mysql+pymysql://nova:secret@db.example.org:3306/nova?'
             'charset=utf8#frag')
         self.assertEqual(
@@ -30,42 +32,42 @@ class TestURLVariables(base.TestCase):
              'password': 'secret', 'hostname': 'db.example.org',
              'port': '3306', 'path': 'nova', 'query': 'charset=utf8',
              'fragment': 'frag'},
-            {name: values[name] for name in url_templates.VARIABLES})
+            {name: values[name] for name in templates.VARIABLES})
         self.assertEqual('db.example.org', values['hostname1'])
 
     def test_password_with_reserved_characters(self):
-        values = url_templates.url_variables(
+        values = urls.url_variables(
             'mysql+pymysql://nova:%s@db/nova' % AWKWARD_PASSWORD)
         self.assertEqual(('nova', AWKWARD_PASSWORD, 'db', 'nova'),
                          (values['username'], values['password'],
                           values['hostname'], values['path']))
 
     def test_multi_host(self):
-        values = url_templates.url_variables(MULTI_HOST)
+        values = urls.url_variables(MULTI_HOST)
         self.assertEqual(
             ('alice', 'a@1:x', 'mq1.example.org', '5672'),
-            tuple(values[n + '1'] for n in url_templates.HOST_VARIABLES))
+            tuple(values[n + '1'] for n in templates.HOST_VARIABLES))
         self.assertEqual(
             ('bob', 'b/2%25', '[fd00::2]', '5673'),
-            tuple(values[n + '2'] for n in url_templates.HOST_VARIABLES))
+            tuple(values[n + '2'] for n in templates.HOST_VARIABLES))
         self.assertEqual(('vhost', 'ssl=1'),
                          (values['path'], values['query']))
         self.assertNotIn('hostname3', values)
 
     def test_absent_parts_are_none_not_text(self):
-        values = url_templates.url_variables('sqlite:////var/lib/nova.db')
+        values = urls.url_variables('sqlite:////var/lib/nova.db')
         self.assertEqual('/var/lib/nova.db', values['path'])
-        for name in url_templates.HOST_VARIABLES:
+        for name in templates.HOST_VARIABLES:
             self.assertIsNone(values[name], name)
         self.assertEqual('', values['query'])
 
     def test_user_without_password(self):
-        values = url_templates.url_variables('rabbit://guest@mq/')
+        values = urls.url_variables('rabbit://guest@mq/')
         self.assertEqual(('guest', None),
                          (values['username'], values['password']))
 
     def test_not_a_url(self):
-        self.assertRaises(ValueError, url_templates.url_variables,
+        self.assertRaises(ValueError, urls.url_variables,
                           'sqlite:relative.db')
 
 
@@ -75,7 +77,7 @@ class TestRender(base.TestCase):
         for local in ('mysql+pymysql://nova:%s@db:3306/nova'
                       % AWKWARD_PASSWORD,
                       'postgresql://u:p%40ss%3A%2F@[::1]:5432/nova'):
-            self.assertEqual(local, url_templates.render(IDENTITY,
+            self.assertEqual(local, urls.render(IDENTITY,
                                                          local).url)
 
     def test_multi_host_template(self):
@@ -85,20 +87,20 @@ class TestRender(base.TestCase):
         self.assertEqual(
             'rabbit://alice:a@1:x@mq1.example.org:5672,'
             'bob:b/2%25@[fd00::2]:5673/cell1?ssl=1',
-            url_templates.render(template, MULTI_HOST).url)
+            urls.render(template, MULTI_HOST).url)
 
     def test_plain_url_is_returned_untouched(self):
-        rendering = url_templates.render('none:///', None)
+        rendering = urls.render('none:///', None)
         self.assertEqual(('none:///', ()), (rendering.url,
                                             rendering.missing))
 
     def test_escaped_braces(self):
         self.assertEqual(
-            'rabbit://u:{x}@mq/', url_templates.render(
+            'rabbit://u:{x}@mq/', urls.render(
                 '{scheme}://u:{{x}}@mq/', 'rabbit://a:b@c/').url)
 
     def assert_unfilled(self, template, local, variable):
-        rendering = url_templates.render(template, local)
+        rendering = urls.render(template, local)
         self.assertFalse(rendering.complete)
         self.assertEqual(template, rendering.url)
         self.assertNotIn('None', rendering.url)
@@ -153,7 +155,7 @@ class TestRenderProperties(base.TestCase):
             '{username%d}:{password%d}@{hostname%d}:{port%d}' % ((i,) * 4)
             for i in range(1, len(passwords) + 1))
         expected = 'rabbit://%s/cell' % ','.join(hosts)
-        self.assertEqual(expected, url_templates.render(template, local).url)
+        self.assertEqual(expected, urls.render(template, local).url)
 
 
 class TestLocalURLs(base.TestCase):
@@ -162,15 +164,15 @@ class TestLocalURLs(base.TestCase):
         self.flags(transport_url='rabbit://a:b@mq/')
         self.flags(group='database', connection='sqlite:////x.db')
         self.assertEqual('rabbit://a:b@mq/',
-                         url_templates.local_url('transport_url'))
+                         urls.local_url('transport_url'))
         self.assertEqual('sqlite:////x.db',
-                         url_templates.local_url('database_connection'))
+                         urls.local_url('database_connection'))
 
     def test_unregistered_transport_url_reads_as_none(self):
         bare = cfg.ConfigOpts()
         bare([], default_config_files=[])
-        self.assertIsNone(url_templates.local_url('transport_url', bare))
-        self.assertIsNone(url_templates.local_url('database_connection',
+        self.assertIsNone(urls.local_url('transport_url', bare))
+        self.assertIsNone(urls.local_url('database_connection',
                                                   bare))
 
 
@@ -182,18 +184,18 @@ class TestValidate(base.TestCase):
         self.flags(transport_url='rabbit://nova:S3cret@mq1:5672/')
 
     def test_fillable_template_passes(self):
-        url_templates.validate('transport_url',
+        urls.fill('transport_url',
                                '{scheme}://{username}:{password}@mq2/')
-        self.assertEqual('rabbit://nova:S3cret@mq2/', url_templates.fill(
+        self.assertEqual('rabbit://nova:S3cret@mq2/', urls.fill(
             'transport_url', '{scheme}://{username}:{password}@mq2/'))
 
     def test_plain_url_passes_even_without_local_url(self):
-        url_templates.validate('database_connection',
+        urls.fill('database_connection',
                                'mysql+pymysql://u:p@db/cell1')
 
     def test_unfillable_template_names_the_variable(self):
         error = self.assertRaises(
-            exception.CellURLTemplateError, url_templates.validate,
+            exception.CellURLTemplateError, urls.fill,
             'transport_url', '{scheme}://{username}:{password}@{hostname2}/',
             cell='cell1')
         self.assertIn('{hostname2}', str(error))
@@ -204,7 +206,7 @@ class TestValidate(base.TestCase):
     def test_database_template_without_local_connection(self):
         self.flags(group='database', connection=None)
         error = self.assertRaises(
-            exception.CellURLTemplateError, url_templates.validate,
+            exception.CellURLTemplateError, urls.fill,
             'database_connection', '{scheme}://db/cell1')
         self.assertIn('[database] connection is not set', str(error))
 
@@ -253,8 +255,9 @@ class TestCellMappingTemplates(base.TestCase):
         self.assertEqual(self.TEMPLATE, cell.transport_url)
         self.assertIn('password', cell.unfilled_url_fields['transport_url'])
         ctxt = nova_context.get_admin_context()
+        # Targeting happens on entry, as for target_cell().
         error = self.assertRaises(exception.CellURLTemplateError,
-                                  cell.target, ctxt)
+                                  cell.target(ctxt).__enter__)
         self.assertIn('{username}', str(error))
         self.assertIn(cell.identity, str(error))
         # Targeting the cell directly, not through cell.target(), checks
@@ -272,13 +275,32 @@ class TestCellMappingTemplates(base.TestCase):
             transport_url=self.TEMPLATE,
             database_connection='{scheme}:////tmp/cell1.db')
         self.flags(group='database', connection='sqlite:////tmp/main.db')
-        filled = cell.targetable()
+        filled = cell.with_urls_filled()
         self.assertEqual('sqlite:////tmp/cell1.db',
                          filled.database_connection)
         self.assertEqual('rabbit://nova:S3cret@mq1:5672/cell1',
                          filled.transport_url)
         self.flags(transport_url=None)
-        self.assertRaises(exception.CellURLTemplateError, cell.targetable)
+        self.assertRaises(exception.CellURLTemplateError,
+                          cell.with_urls_filled)
+
+    def test_templates_are_filled_once_per_targeting(self):
+        # The show path: a loaded cell, targeted through cell.target().
+        self.flags(transport_url='rabbit://nova:S3cret@mq1:5672/')
+        cell = self.load()
+        calls = []
+        real = objects.CellMapping.with_urls_filled
+
+        def counting(this):
+            calls.append(this)
+            return real(this)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_cells.objects.CellMapping.with_urls_filled', counting))
+        ctxt = nova_context.get_admin_context()
+        with cell.target(ctxt) as cctxt:
+            self.assertIsNotNone(cctxt.mq_connection)
+        self.assertEqual(1, len(calls))
 
     def test_copies_keep_the_template(self):
         cell = self.load().obj_clone()

@@ -28,11 +28,9 @@ Rules:
 * Values are copied as they are written in the local URL, never decoded or
   re-encoded, so a percent-encoded password stays encoded and the filled
   URL parses exactly like the local one.
-* The local URL is split without a generic URL parser, because passwords
-  often carry ``@ : / ? #``: the hosts end at the first ``/``, ``?`` or
-  ``#`` after the **last** ``@``, and a user's password is everything after
-  the first ``:`` of its credentials. A ``,`` separates hosts, so it must
-  be percent-encoded inside a password (as oslo.messaging requires too).
+* The local URL is split by :func:`~nova_cells.urls.parsing.split_url`,
+  the one split masking and identity use too (passwords may carry
+  ``@ : / ? #``; its docstring has the rules).
 * ``{{`` and ``}}`` stand for literal braces (the ``str.format`` syntax Nova
   uses, so Nova's templates fill identically). Braces are not valid URL
   characters, so any ``{name}`` is a variable.
@@ -40,7 +38,7 @@ Rules:
   defined (possibly empty). A user, password, host or port that the local
   URL lacks is *missing*, as is an unknown variable or an unset local URL:
   a template is never filled with the text ``None``. :func:`render`
-  reports what is missing, :func:`fill` and :func:`validate` raise
+  reports what is missing, :func:`fill` raises
   :class:`~nova_cells.exception.CellURLTemplateError` naming it.
 """
 
@@ -53,8 +51,9 @@ from typing import Any
 
 from oslo_config import cfg
 
-from nova_cells import connections
 from nova_cells import exception
+from nova_cells.urls.parsing import Host
+from nova_cells.urls.parsing import split_url
 
 #: The object fields that may hold a template, and where their values come
 #: from: (option group or None for [DEFAULT], option, label for messages).
@@ -96,45 +95,24 @@ def is_template(url: str | None) -> bool:
     return url is not None and ('{' in url or '}' in url)
 
 
-def _split_host(host: str) -> dict[str, str | None]:
-    userinfo, at, hostport = host.rpartition('@')
-    username = password = None
-    if at:
-        username, colon, secret = userinfo.partition(':')
-        password = secret if colon else None
-    if hostport.startswith('[') and ']' in hostport:
-        end = hostport.index(']') + 1
-        hostname, port = hostport[:end], hostport[end:]
-        port = port[1:] if port.startswith(':') else ''
-    else:
-        hostname, _colon, port = hostport.partition(':')
-    return {'username': username, 'password': password,
-            'hostname': hostname or None, 'port': port or None}
-
-
 @functools.lru_cache(maxsize=32)
 def url_variables(url: str) -> Mapping[str, str | None]:
     """The template variables a local URL provides (``None``: absent).
 
     :raises ValueError: ``url`` has no ``scheme://``.
     """
-    scheme, separator, rest = url.partition('://')
-    if not separator or not scheme:
+    parts = split_url(url)
+    if not parts.has_scheme or not parts.scheme:
         raise ValueError('it is not of the form scheme://...')
-    last_at = rest.rfind('@')
-    end = len(rest)
-    for delimiter in '/?#':
-        found = rest.find(delimiter, last_at + 1)
-        if found != -1:
-            end = min(end, found)
-    netloc, tail = rest[:end], rest[end:]
-    tail, _hash, fragment = tail.partition('#')
-    path, _question, query = tail.partition('?')
+    path = parts.path
     values: dict[str, str | None] = {
-        'scheme': scheme, 'path': path[1:] if path.startswith('/') else path,
-        'query': query, 'fragment': fragment}
-    for index, host in enumerate(netloc.split(','), start=1):
-        for name, value in _split_host(host).items():
+        'scheme': parts.scheme,
+        'path': path[1:] if path.startswith('/') else path,
+        'query': parts.query or '', 'fragment': parts.fragment or ''}
+    hosts = parts.hosts or (Host('', None, None, None, None),)
+    for index, host in enumerate(hosts, start=1):
+        for name in HOST_VARIABLES:
+            value = getattr(host, name)
             values['%s%d' % (name, index)] = value
             if index == 1:
                 values[name] = value
@@ -204,6 +182,8 @@ def local_url(field: str, conf: cfg.ConfigOpts | None = None) -> str | None:
     :mod:`nova_cells.conf.messaging`); a process that never registered it
     simply has no local transport URL.
     """
+    from nova_cells import connections  # the registry imports this module
+
     group, option, _label = SOURCES[field]
     conf = conf if conf is not None else connections.get_registry().conf
     try:
@@ -241,13 +221,3 @@ def fill(field: str, template: str, conf: cfg.ConfigOpts | None = None,
         raise template_error(field, rendering, cell)
     return rendering.url
 
-
-def validate(field: str, template: str, conf: cfg.ConfigOpts | None = None,
-             cell: str = '(new cell)') -> None:
-    """Reject a template this node cannot fill, before it is stored.
-
-    For ``create_cell`` / ``update_cell``: ``validate('transport_url',
-    url)`` raises :class:`~nova_cells.exception.CellURLTemplateError`
-    naming the variable; a plain URL always passes.
-    """
-    fill(field, template, conf, cell)
