@@ -231,11 +231,26 @@ class ConnectionRegistry:
             facade = getattr(self, attribute)
             if facade is None:
                 group = getattr(self._conf, group_name)
+                self._check_configured_url(group_name, group.connection)
                 urls.ensure_sqlite_directory(group.connection)
                 facade = self._new_facade(
                     group.connection, _facade_settings(dict(group.items())))
                 setattr(self, attribute, facade)
         return facade
+
+    @staticmethod
+    def _check_configured_url(group_name: str, url: str | None) -> None:
+        """Refuse a configured URL before an engine is built from it, so
+        no driver gets to quote a misplaced password (the tail of one with
+        an unencoded "@" would be sent, and printed, as the host name).
+
+        :raises InvalidDatabaseURL: naming the option, password masked.
+        """
+        reason = urls.database_url_problem(url) if url else None
+        if reason is not None:
+            raise exception.InvalidDatabaseURL(
+                database='[%s] connection' % group_name,
+                url=urls.mask_url(url), reason=reason)
 
     def api_context_manager(self):
         """The API database facade, from ``[api_database]``."""

@@ -222,6 +222,12 @@ class CellDatabaseInUse(Conflict):
                'database can hold only one cell.')
 
 
+class CellQueueInUse(Conflict):
+    msg_fmt = ('Cell %(other)s already uses the message queue %(url)s (the '
+               'same broker and virtual host); two cells on one queue '
+               'receive each other\'s messages.')
+
+
 class InvalidCellState(Invalid):
     msg_fmt = 'Cannot update the cell: %(reason)s.'
 

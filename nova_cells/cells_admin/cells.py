@@ -9,13 +9,19 @@ Nova's semantics, minus its sharp edges:
 * ``delete_cell`` refuses cell0 unless ``force_cell0`` is given, and deletes
   the cell's instance mappings, host mappings, map_instances resume point
   and the cell itself in one API database transaction: all or nothing.
-* A database belongs to one cell. Nova rejects a new cell only when both
-  its transport URL and its database equal another cell's; two cells on
-  one database would each claim the other's instances, so here the
-  database alone decides (which also covers Nova's case).
+* A database belongs to one cell, and so does a message queue. Nova
+  rejects a new cell only when both its transport URL and its database
+  equal another cell's; two cells on one database would each claim the
+  other's instances, and two on one queue would receive each other's
+  messages, so here each alone decides, compared by what the URL reaches
+  (:mod:`nova_cells.urls.identity`), not by its spelling. URLs that differ
+  only in host names that may resolve to one address are accepted with a
+  warning.
 """
 
 import dataclasses
+import logging
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from oslo_utils import uuidutils
@@ -29,6 +35,11 @@ from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.objects import cell_mapping as cell_mapping_obj
+
+LOG = logging.getLogger(__name__)
+
+#: Where a warning about a URL goes: the CLI passes its own stderr line.
+Warn = Callable[[str], None]
 
 CellMapping = cell_mapping_obj.CellMapping
 CELL0_UUID = cell_mapping_obj.CELL0_UUID
@@ -52,8 +63,8 @@ def list_cells(ctxt: nova_context.RequestContext) -> list[CellMapping]:
 # -- map_cell0 ----------------------------------------------------------------
 
 def map_cell0(ctxt: nova_context.RequestContext,
-              database_connection: str | None = None
-              ) -> tuple[CellMapping, bool]:
+              database_connection: str | None = None,
+              warn: Warn | None = None) -> tuple[CellMapping, bool]:
     """Create cell0's mapping; returns it and whether it was created now.
 
     ``database_connection`` defaults to the local main database URL with
@@ -70,6 +81,7 @@ def map_cell0(ctxt: nova_context.RequestContext,
         database_connection = urls.cell0_default_connection(
             urls.local_url('database_connection'))
     urls.check_database_connection(database_connection, CELL0_NAME)
+    _refuse_if_in_use(ctxt, urls.DATABASE, database_connection, warn=warn)
     cell0 = CellMapping(ctxt, uuid=CELL0_UUID, name=CELL0_NAME,
                         transport_url=CELL0_TRANSPORT_URL,
                         database_connection=database_connection,
@@ -84,47 +96,52 @@ def map_cell0(ctxt: nova_context.RequestContext,
 
 # -- create_cell / update_cell ------------------------------------------------
 
-def _stored_databases(ctxt) -> list[tuple[str, str]]:
-    """(uuid, stored database_connection) of every cell, templates as
-    stored: the objects fill them in, and both forms are compared."""
-    with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
-        rows = s.execute(sa.select(
-            api_models.CellMapping.uuid,
-            api_models.CellMapping.database_connection)).all()
-    return [(row.uuid, row.database_connection) for row in rows]
+#: What each URL field reaches, and the error when another cell has it.
+_REACHED = {urls.DATABASE: (urls.database_reached,
+                            exception.CellDatabaseInUse),
+            urls.TRANSPORT: (urls.queue_reached, exception.CellQueueInUse)}
 
 
-def _comparable(url: str) -> set[str]:
-    """The stored spelling, the filled one, and which database it is."""
-    forms = {url}
-    rendering = urls.render_field(urls.DATABASE, url)
-    if rendering.complete:
-        forms.add(rendering.url)
-        identity = urls.database_reached(rendering.url)
-        if identity is not None:
-            forms.add(identity)
-    return forms
+def _refuse_if_in_use(ctxt, field: str, url: str,
+                      except_uuid: str | None = None,
+                      warn: Warn | None = None) -> None:
+    """Refuse ``url`` when another cell's ``field`` reaches the same
+    database or queue (stored templates are compared as stored and as
+    filled here); warn when only host names tell them apart.
 
-
-def _check_database_unused(ctxt, database_connection: str,
-                           except_uuid: str | None = None) -> None:
-    """:raises CellDatabaseInUse: another cell has that database."""
-    wanted = _comparable(database_connection)
-    for uuid, stored in _stored_databases(ctxt):
-        if uuid != except_uuid and wanted & _comparable(stored):
-            raise exception.CellDatabaseInUse(
-                other=uuid, url=urls.mask_url(database_connection))
+    :raises CellDatabaseInUse, CellQueueInUse: naming the other cell.
+    """
+    if urls.has_no_transport(url):
+        return  # none:/// reaches no queue, so it is never in use
+    reached, in_use = _REACHED[field]
+    wanted = reached(urls.render_field(field, url).url)
+    for cell in cell_mapping_obj.CellMappingList.get_all(ctxt):
+        if cell.uuid == except_uuid:
+            continue
+        stored = cell.stored_url(field)
+        other = None if field in cell.unfilled_url_fields else reached(
+            getattr(cell, field))
+        if url == stored or (wanted is not None and wanted.same(other)):
+            raise in_use(other=cell.identity, url=urls.mask_url(url))
+        if urls.may_be_same(wanted, other):
+            (warn or LOG.warning)(
+                'Cell %s uses %s, which may be the same %s as %s if their '
+                'host names resolve to one address.' % (
+                    cell.identity, urls.mask_url(getattr(cell, field)),
+                    wanted.kind, urls.mask_url(url)))
 
 
 def create_cell(ctxt: nova_context.RequestContext, name: str | None = None,
                 transport_url: str | None = None,
                 database_connection: str | None = None,
-                disabled: bool = False) -> CellMapping:
+                disabled: bool = False,
+                warn: Warn | None = None) -> CellMapping:
     """Create a cell mapping; unset URLs come from local config (as Nova).
 
     :raises MissingCellURL, InvalidCellURL, CellURLTemplateError: a URL is
         missing or unusable.
-    :raises CellDatabaseInUse: another cell already uses the database.
+    :raises CellDatabaseInUse, CellQueueInUse: another cell already uses
+        the database or the message queue.
     """
     label = name or '(new cell)'
     if transport_url is None:
@@ -133,7 +150,8 @@ def create_cell(ctxt: nova_context.RequestContext, name: str | None = None,
         database_connection = urls.local_url(urls.DATABASE)
     urls.check_transport_url(transport_url, label)
     urls.check_database_connection(database_connection, label)
-    _check_database_unused(ctxt, database_connection)
+    _refuse_if_in_use(ctxt, urls.DATABASE, database_connection, warn=warn)
+    _refuse_if_in_use(ctxt, urls.TRANSPORT, transport_url, warn=warn)
     cell = CellMapping(ctxt, uuid=uuidutils.generate_uuid(), name=name,
                        transport_url=transport_url,
                        database_connection=database_connection,
@@ -198,7 +216,8 @@ def _dispose_connections(ctxt, database_connection: str | None,
 def update_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
                 name: str | None = None, transport_url: str | None = None,
                 database_connection: str | None = None,
-                disable: bool = False, enable: bool = False) -> CellUpdate:
+                disable: bool = False, enable: bool = False,
+                warn: Warn | None = None) -> CellUpdate:
     """Change only the given properties of a cell.
 
     Every check runs before the one save, so a rejected update changes
@@ -208,7 +227,8 @@ def update_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
     :raises CellMappingNotFound: no such cell.
     :raises Cell0StateChange: enabling or disabling cell0.
     :raises MissingCellURL, InvalidCellURL, CellURLTemplateError: bad URL.
-    :raises CellDatabaseInUse: another cell uses that database.
+    :raises CellDatabaseInUse, CellQueueInUse: another cell uses that
+        database or message queue.
     """
     if disable and enable:
         raise exception.InvalidCellState(
@@ -219,10 +239,12 @@ def update_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
         raise exception.Cell0StateChange()
     if transport_url is not None:
         urls.check_transport_url(transport_url, label)
+        _refuse_if_in_use(ctxt, urls.TRANSPORT, transport_url,
+                          except_uuid=cell.uuid, warn=warn)
     if database_connection is not None:
         urls.check_database_connection(database_connection, label)
-        _check_database_unused(ctxt, database_connection,
-                               except_uuid=cell.uuid)
+        _refuse_if_in_use(ctxt, urls.DATABASE, database_connection,
+                          except_uuid=cell.uuid, warn=warn)
     changed, notes = [], []
     old_database = old_transport = None
     if name is not None and name != cell.name:

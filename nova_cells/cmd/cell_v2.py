@@ -39,7 +39,8 @@ def _context() -> nova_context.RequestContext:
 # -- cells --------------------------------------------------------------------
 
 def map_cell0(database_connection: str | None = None) -> None:
-    _cell0, created = cells_admin.map_cell0(_context(), database_connection)
+    _cell0, created = cells_admin.map_cell0(
+        _context(), database_connection, warn=common.print_warning)
     if not created:
         print('Cell0 is already setup')
 
@@ -49,7 +50,8 @@ def create_cell(name: str | None = None, transport_url: str | None = None,
                 disabled: bool = False, verbose: bool = False) -> None:
     cell = cells_admin.create_cell(
         _context(), name=name, transport_url=transport_url,
-        database_connection=database_connection, disabled=disabled)
+        database_connection=database_connection, disabled=disabled,
+        warn=common.print_warning)
     if verbose:
         print(cell.uuid)
 
@@ -61,7 +63,7 @@ def update_cell(cell_uuid: str, name: str | None = None,
     update = cells_admin.update_cell(
         _context(), cell_uuid, name=name, transport_url=transport_url,
         database_connection=database_connection, disable=disable,
-        enable=enable)
+        enable=enable, warn=common.print_warning)
     for note in update.notes:
         print(note)
 
@@ -256,8 +258,8 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
                  'with _cell0 added to the database name.')],
         [_code(0, 'cell0 mapped (or already was)'),
          _code(1, '(not in Nova) its database URL is invalid or cannot be '
-                  'derived',
-             *_URL_ERRORS)]),
+                  'derived, or another cell uses that database',
+             *_URL_ERRORS, exception.CellDatabaseInUse)]),
     common.Action(
         'simple_cell_setup', simple_cell_setup,
         'Map cell0 and sync its schema, map the local database as a cell '
@@ -283,9 +285,10 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
         [_code(0, 'created'),
          _code(1, 'a URL is missing or invalid (or a template cannot be '
                 'filled here)', *_URL_ERRORS),
-         _code(2, 'another cell already uses that database (Nova: that '
-                'transport URL and database pair)',
-             exception.CellDatabaseInUse)]),
+         _code(2, 'another cell already uses that database or that '
+                'message queue (Nova: that transport URL and database '
+                'pair)', exception.CellDatabaseInUse,
+             exception.CellQueueInUse)]),
     common.Action(
         'update_cell', update_cell,
         'Change only the given properties of a cell (an omitted URL is '
@@ -306,8 +309,8 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
          _code(1, 'no such cell', exception.CellMappingNotFound),
          _code(2, 'a URL is invalid (or a template cannot be filled here)',
              *_URL_ERRORS),
-         _code(3, 'another cell uses that database',
-             exception.CellDatabaseInUse),
+         _code(3, 'another cell uses that database or message queue',
+             exception.CellDatabaseInUse, exception.CellQueueInUse),
          _code(4, '--disable with --enable', exception.InvalidCellState),
          _code(5, 'enabling or disabling cell0', exception.Cell0StateChange)]),
     common.Action(

@@ -30,6 +30,7 @@ import warnings
 
 import sqlalchemy as sa
 
+from nova_cells import exception
 from nova_cells import urls
 
 with warnings.catch_warnings():
@@ -64,6 +65,11 @@ def ensure_database(url: str) -> bool:
     SQLite files are created by their first connection; only their
     directory is made here.
     """
+    reason = urls.database_url_problem(url)
+    if reason is not None:
+        raise exception.InvalidDatabaseURL(
+            database='configured',
+            url=urls.mask_url(url), reason=reason)
     parsed = urls.parse_database_url(url)
     backend = parsed.get_backend_name()
     if backend == 'sqlite':

@@ -212,7 +212,14 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
             be filled from the local configuration when it was loaded
             (names the variable); load it again after fixing the config.
         """
+        self._refuse_unfilled()
         return nova_context.target_cell(ctxt, self)
+
+    def _refuse_unfilled(self) -> None:
+        """:raises CellURLTemplateError: a template loaded with this
+        mapping could not be filled (so ``target()`` refuses at once)."""
+        for field, rendering in self._unfilled.items():
+            raise urls.template_error(field, rendering, self.identity)
 
     def with_urls_filled(self) -> Any:
         """This cell with its URL templates filled: itself when they were
@@ -224,9 +231,7 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
 
         :raises CellURLTemplateError: naming the variable that is missing.
         """
-        for field, rendering in self._unfilled.items():
-            raise urls.template_error(field, rendering,
-                                               self.identity)
+        self._refuse_unfilled()
         for field in URL_FIELDS:  # a loop, not any(): on every targeting
             if field not in self._url_templates and (
                     urls.is_template(getattr(self, field))):

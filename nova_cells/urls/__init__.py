@@ -20,6 +20,7 @@ and transports.
 from nova_cells.urls.checks import DATABASE
 from nova_cells.urls.checks import TRANSPORT
 from nova_cells.urls.checks import cell0_default_connection
+from nova_cells.urls.checks import cell_database_problem
 from nova_cells.urls.checks import check_database_connection
 from nova_cells.urls.checks import check_transport_url
 from nova_cells.urls.checks import database_url_problem
@@ -63,6 +64,7 @@ __all__ = [
     'Rendering',
     'TRANSPORT',
     'cell0_default_connection',
+    'cell_database_problem',
     'check_database_connection',
     'check_transport_url',
     'database_name',

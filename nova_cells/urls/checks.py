@@ -12,9 +12,12 @@ position, and the library would echo it there. Messages name the URL only
 through :func:`~nova_cells.urls.masking.mask_url`.
 """
 
+import os
+
 import sqlalchemy
 
 from nova_cells import exception
+from nova_cells.urls import identity
 from nova_cells.urls import parsing
 from nova_cells.urls import templates
 from nova_cells.urls.masking import mask_url
@@ -26,13 +29,19 @@ _PORTS = range(1, 65536)
 
 _AT_SIGN = ('an "@" in the user name or password must be percent-encoded '
             'as %40')
-_DATABASE_SYNTAX = ('expected dialect+driver://[user:password@]host[:port]'
-                    '/database')
-_TRANSPORT_SYNTAX = ('expected driver://[user:password@]host[:port]'
-                     '[,...]/[virtual_host], with special characters in '
-                     'user names and passwords percent-encoded')
+# In words, not as a pattern: a "scheme://user:password@..." pattern
+# would itself be masked wherever messages are.
+_DATABASE_SYNTAX = ('expected a dialect (and driver), "://", an optional '
+                    'user and password followed by "@", a host with an '
+                    'optional port, "/" and the database name')
+_TRANSPORT_SYNTAX = ('expected a driver, "://", then hosts separated by ",",'
+                     ' each an optional user and password followed by "@" '
+                     'and a host with an optional port, then "/" and the '
+                     'virtual host; special characters in user names and '
+                     'passwords must be percent-encoded')
 _PORT_RANGE = 'a port must be a number from 1 to 65535'
 _UNSAFE_IN_USERINFO = '@/?#,'
+_SQLITE_HEADER = b'SQLite format 3\x00'
 
 
 def _port_problem(port: str | None) -> str | None:
@@ -88,16 +97,79 @@ def transport_url_problem(url: str | None) -> str | None:
     if not parts.has_scheme or not parts.scheme:
         return _TRANSPORT_SYNTAX
     for host in parts.hosts:
-        userinfo = host.text.rpartition('@')[0]
-        if not host.is_plain or any(
-                character in userinfo for character in _UNSAFE_IN_USERINFO):
-            # oslo.messaging splits with urllib and at the first "@" and
-            # every ",": it would read another host, or a port, there.
+        if not host.is_plain:
             return _TRANSPORT_SYNTAX
         problem = _port_problem(host.port)
         if problem is not None:
             return problem
     return None
+
+
+def _unencoded_credentials(url: str) -> bool:
+    """True when a transport URL's credentials hold a character that
+    oslo.messaging would read as a delimiter (it splits with urllib, at
+    the first "@" and at every ","), so it would see another host or a
+    port there. Checked where an operator gives a URL; a URL filled from
+    this node's own configuration is routed as split here."""
+    return any(character in host.userinfo
+               for host in parsing.split_url(url).hosts
+               for character in _UNSAFE_IN_USERINFO)
+
+
+def _sqlite_file_problem(path: str | None) -> str | None:
+    if path is None:
+        return ('an in-memory SQLite database cannot hold a cell; name a '
+                'file (sqlite:////path/to/cell.sqlite)')
+    if not os.path.isabs(path):
+        return ('a relative SQLite path names another file in every '
+                'directory a command runs in; give an absolute path '
+                '(sqlite:////path/to/cell.sqlite)')
+    if os.path.isdir(path):
+        return 'it names a directory, not a SQLite file'
+    if os.path.isfile(path) and os.path.getsize(path) > 0:
+        try:
+            with open(path, 'rb') as existing:
+                header = existing.read(len(_SQLITE_HEADER))
+        except OSError:
+            return 'the file exists and cannot be read'
+        if header != _SQLITE_HEADER:
+            return 'the file exists and is not a SQLite database'
+    return None
+
+
+def _api_database_url() -> str | None:
+    from nova_cells import connections  # the registry imports this module
+
+    try:
+        return connections.get_registry().conf.api_database.connection
+    except Exception:  # [api_database] not registered in this process
+        return None
+
+
+def cell_database_problem(url: str) -> str | None:
+    """Why ``url`` (filled) cannot hold a cell's database, or None.
+
+    On top of :func:`database_url_problem`: a cell needs a database of its
+    own that stays the same wherever a command runs, so an in-memory or
+    relative SQLite database, a file that is not SQLite, a server URL
+    naming no host or no database, and the API database itself are
+    refused.
+    """
+    problem = database_url_problem(url)
+    if problem is not None:
+        return problem
+    parsed = parsing.parse_database_url(url)
+    if parsed.get_backend_name() == 'sqlite':
+        problem = _sqlite_file_problem(parsing.sqlite_file(url))
+    elif not parsed.host:
+        problem = 'it names no host'
+    elif not parsed.database:
+        problem = 'it names no database'
+    if problem is None and identity.database_reached(url).same(
+            identity.database_reached(_api_database_url())):
+        problem = ('it is the API database ([api_database] connection); a '
+                   'cell needs a database of its own')
+    return problem
 
 
 def filled(field: str, url: str, cell: str) -> str:
@@ -116,7 +188,10 @@ def check_transport_url(url: str | None, cell: str) -> None:
             config='[DEFAULT] transport_url')
     if parsing.has_no_transport(url):
         return
-    problem = transport_url_problem(filled(TRANSPORT, url, cell))
+    rendered = filled(TRANSPORT, url, cell)
+    problem = transport_url_problem(rendered)
+    if problem is None and _unencoded_credentials(rendered):
+        problem = _TRANSPORT_SYNTAX
     if problem is not None:
         raise exception.InvalidCellURL(
             cell=cell, kind='transport', url=mask_url(url), reason=problem)
@@ -128,13 +203,7 @@ def check_database_connection(url: str | None, cell: str) -> None:
         raise exception.MissingCellURL(
             kind='database', option='--database_connection',
             config='[database] connection')
-    rendered = filled(DATABASE, url, cell)
-    problem = database_url_problem(rendered)
-    if problem is None and parsing.parse_database_url(
-            rendered).get_backend_name() == 'sqlite' and (
-                parsing.sqlite_file(rendered) is None):
-        problem = ('an in-memory SQLite database cannot hold a cell; name '
-                   'a file (sqlite:////path/to/cell.sqlite)')
+    problem = cell_database_problem(filled(DATABASE, url, cell))
     if problem is not None:
         raise exception.InvalidCellURL(
             cell=cell, kind='database', url=mask_url(url), reason=problem)

@@ -45,10 +45,9 @@ def _mask_host(host: Host) -> str:
         return MASK
     if host.username is None:
         return host.text
-    hostport = host.text.rpartition('@')[2]
     if host.password is None:
-        return '%s@%s' % (host.username, hostport)
-    return '%s:%s@%s' % (host.username, MASK, hostport)
+        return '%s@%s' % (host.username, host.hostport)
+    return '%s:%s@%s' % (host.username, MASK, host.hostport)
 
 
 def is_secret_parameter(name: str) -> bool:

@@ -70,13 +70,16 @@ class Host:
     password: str | None
     hostname: str | None
     port: str | None
+    #: The credentials before the last ``@`` ('' when there is none).
+    userinfo: str = ''
+    #: ``host[:port]`` after the last ``@``, as written.
+    hostport: str = ''
 
     @property
     def is_plain(self) -> bool:
         """A host name (or address) with a numeric port or none: what a
         host position can hold when nothing is misplaced."""
-        hostport = self.text.rpartition('@')[2]
-        return bool(_PLAIN_HOST.match(hostport))
+        return bool(_PLAIN_HOST.match(self.hostport))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +123,8 @@ def split_host(text: str) -> Host:
         port = port[1:] if port.startswith(':') else ''
     else:
         hostname, _colon, port = hostport.partition(':')
-    return Host(text, username, password, hostname or None, port or None)
+    return Host(text, username, password, hostname or None, port or None,
+                userinfo, hostport)
 
 
 def _host_texts(netloc: str, single_host: bool) -> list[str]:

@@ -91,6 +91,26 @@ class TestMaskUrl(testtools.TestCase):
             self.assertNotIn(SECRET, masked, broken)
             self.assertIn(urls.MASK, masked, broken)
 
+    def test_misplaced_parts_are_masked_by_position(self):
+        # Password where the host belongs (":" and "@" swapped), in the
+        # port position, as the only credential, or a bare secret.
+        for url, expected in (
+                ('rabbit://guest@%s:mq.example.org/v' % SECRET,
+                 'rabbit://guest@***/v'),
+                ('mysql+pymysql://nova@127.0.0.1:%s/x' % SECRET,
+                 'mysql+pymysql://nova@***/x'),
+                ('mysql+pymysql://u:p@127.0.0.1:%s/x' % SECRET,
+                 'mysql+pymysql://***/x'),
+                ('rabbit://:%s@h' % SECRET, 'rabbit://:***@h'),
+                (SECRET, urls.MASK)):
+            self.assertMasked(url, expected)
+
+    def test_password_like_query_parameters(self):
+        for name in ('pw', 'password', 'passwd', 'db_secret', 'auth_token',
+                     'ssl_key', 'KEY'):
+            self.assertMasked('mysql://h/db?a=1&%s=%s#f' % (name, SECRET),
+                              'mysql://h/db?a=1&%s=***#f' % name)
+
     def test_url_object_is_accepted(self):
         import sqlalchemy as sa
 

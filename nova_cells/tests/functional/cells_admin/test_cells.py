@@ -2,6 +2,7 @@
 
 import fixtures
 from oslo_db import exception as db_exception
+from oslo_utils import uuidutils
 
 from nova_cells import cell_cache
 from nova_cells import connections
@@ -163,18 +164,21 @@ class TestUpdateCell(base.DatabaseTestCase):
             self.context, self.cell.uuid).database_connection)
 
     def test_url_change_keeps_a_transport_another_cell_shares(self):
-        # Cells commonly share one RabbitMQ: moving one of them must not
-        # tear down the transport the other is still using.
-        other = helpers.create_cell(self.context, self.urls[1], name='c2',
-                                    transport_url=RABBIT)
+        # Cells stored before queues were checked may share one: moving
+        # one of them must not tear down the transport the other uses.
+        other = cells_admin.CellMapping(
+            self.context, uuid=uuidutils.generate_uuid(), name='c2',
+            transport_url=RABBIT, database_connection=self.urls[1])
+        other.create()  # as stored then: the commands refuse it now
         registry = connections.get_registry()
         key = registry.transport_key(RABBIT)
         shared = registry.transport(key)
         cells_admin.update_cell(self.context, self.cell.uuid,
                                 transport_url='fake://elsewhere/')
         self.assertIs(shared, registry.transport(key))
+        # (A queue another cell uses is refused: each moves elsewhere.)
         cells_admin.update_cell(self.context, other.uuid,
-                                transport_url='fake://elsewhere/')
+                                transport_url='fake://elsewhere-too/')
         self.assertIsNot(shared, registry.transport(key))
 
     def test_url_change_keeps_the_default_transport(self):

@@ -34,7 +34,8 @@ class HealthTestCase(cell_v2_base.CellV2TestCase):
 
     def create(self, name, url):
         result = self.manage('create_cell', '--name', name,
-                             '--transport-url', 'fake://', '--verbose',
+                             '--transport-url', 'fake:///%s' % name,
+                             '--verbose',
                              '--database_connection', url)
         return result.stdout.strip().splitlines()[-1]
 
@@ -118,14 +119,14 @@ class TestCommandsWalkingCellsGoOn(cell_v2_base.CellV2TestCase):
         self.listener = self.useFixture(sick_servers.SilentListener())
         self.write_config('[cell_database]\nconnect_timeout = 1\n')
         self.hung = self.manage(
-            'create_cell', '--name', 'hung', '--transport-url', 'fake://',
+            'create_cell', '--name', 'hung', '--transport-url', 'fake:///hung',
             '--verbose', '--database_connection',
             HUNG_URL % self.listener.port).stdout.strip().splitlines()[-1]
         self.healthy_url = self.useFixture(database_fixture.EmptyDatabase(
             self.BACKEND, name='healthy')).url
         self.healthy = self.manage(
             'create_cell', '--name', 'healthy', '--transport-url',
-            'fake://', '--verbose', '--database_connection',
+            'fake:///healthy', '--verbose', '--database_connection',
             self.healthy_url).stdout.strip().splitlines()[-1]
 
     def test_db_sync_and_discover_hosts_reach_the_healthy_cell(self):

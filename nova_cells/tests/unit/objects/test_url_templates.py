@@ -255,9 +255,8 @@ class TestCellMappingTemplates(base.TestCase):
         self.assertEqual(self.TEMPLATE, cell.transport_url)
         self.assertIn('password', cell.unfilled_url_fields['transport_url'])
         ctxt = nova_context.get_admin_context()
-        # Targeting happens on entry, as for target_cell().
         error = self.assertRaises(exception.CellURLTemplateError,
-                                  cell.target(ctxt).__enter__)
+                                  cell.target, ctxt)
         self.assertIn('{username}', str(error))
         self.assertIn(cell.identity, str(error))
         # Targeting the cell directly, not through cell.target(), checks
