@@ -4,7 +4,10 @@
 instance listing and anything else that means "every cell" read
 :data:`CELL_CACHE`; the operator commands that add, change or delete a
 cell invalidate it, so this process sees the change at once (other
-processes within ``[cells] cell_cache_ttl`` seconds). Options come from
+processes within ``[cells] cell_cache_ttl`` seconds). With ``[cells]
+mapping_cache`` on (the default) this list is not kept: every call reads
+the mapping cache's, which other processes' changes reach within its
+check interval. Options come from
 the configuration the connection registry was given.
 """
 
@@ -56,7 +59,8 @@ class CellListCache:
     def get(self, ctxt) -> tuple:
         conf = connections.get_registry().conf
         ttl = conf.cells.cell_cache_ttl
-        if ttl <= 0:
+        if ttl <= 0 or conf.cells.mapping_cache:
+            # The mapping cache keeps the list coherent across processes.
             return tuple(self._loader(ctxt))
         source = conf.api_database.connection
         with self._lock:

@@ -165,6 +165,11 @@ class CellMappingNotFound(NotFound):
     msg_fmt = 'Cell %(uuid)s has no mapping.'
 
 
+class CellDeleted(NotFound):
+    msg_fmt = ('Cell %(cell)s has been deleted; nothing is routed to it '
+               'any more.')
+
+
 class CellMappingExists(Conflict):
     msg_fmt = 'A cell mapping with uuid %(uuid)s already exists.'
 

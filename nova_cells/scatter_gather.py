@@ -53,7 +53,8 @@ Which cells
     :func:`scatter_gather_skip_cell0` leaves cell0 out. The list of cells
     is cached for ``[cells] cell_cache_ttl`` seconds (see
     :mod:`nova_cells.cell_cache`), so a new, disabled or deleted cell is
-    seen within that time, with no restart.
+    seen within that time, with no restart; with ``[cells] mapping_cache``
+    on, the mapping cache keeps it instead (:mod:`nova_cells.mapping_cache`).
 
 Options are read from the configuration the connection registry was
 given (:func:`nova_cells.config.parse_args` or ``registry.configure``).

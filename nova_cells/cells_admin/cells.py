@@ -30,6 +30,7 @@ from nova_cells import cell_cache
 from nova_cells import connections
 from nova_cells import context as nova_context
 from nova_cells import exception
+from nova_cells import mapping_cache
 from nova_cells import urls
 from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.db.sqlalchemy import api as db_api
@@ -339,6 +340,7 @@ def _delete_cell_rows(ctxt, cell: CellMapping, force: bool,
             s.execute(sa.delete(model).where(model.cell_id == cell.id))
         s.execute(sa.delete(api_models.CellMapping).where(
             api_models.CellMapping.id == cell.id))
+        mapping_cache.CACHE.announce(s, deleted_cells=[cell.uuid])
     return counts
 
 

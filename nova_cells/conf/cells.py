@@ -1,4 +1,4 @@
-"""``[cells]``: fan-out across cells."""
+"""``[cells]``: fan-out across cells and the mapping cache."""
 
 from oslo_config import cfg
 
@@ -31,7 +31,44 @@ cells_opts = [
         min=0.0,
         help='Seconds the list of cells used to fan out to all cells is '
              'cached. A new, disabled or deleted cell is seen within this '
-             'time without a restart. 0 disables the cache.'),
+             'time without a restart. 0 disables the cache. Ignored while '
+             'mapping_cache is on: the cell list is then cached by the '
+             'mapping cache and followed as it says.'),
+    cfg.BoolOpt(
+        'mapping_cache',
+        default=True,
+        help='Serve cell, instance and host mapping look-ups from a '
+             'per-process cache. Changes made through nova_cells are seen '
+             'at once by the process making them and within '
+             'mapping_cache_check_interval seconds by every other process '
+             'sharing the API database; changes made behind its back '
+             '(plain SQL, Nova itself) within mapping_cache_ttl seconds. '
+             'False: every look-up reads the API database.'),
+    cfg.IntOpt(
+        'mapping_cache_size',
+        default=100000,
+        min=1,
+        help='Most entries the mapping cache keeps of each kind (cells, '
+             'instance mappings, host mappings); the least recently used '
+             'go first. A cached instance mapping costs a few hundred '
+             'bytes.'),
+    cfg.FloatOpt(
+        'mapping_cache_check_interval',
+        default=1.0,
+        min=0.0,
+        help='Seconds between two checks of the API database\'s mapping '
+             'generation by this process: one small query per interval, '
+             'never one per request. A change made through nova_cells in '
+             'another process is followed within this time. 0 checks on '
+             'every look-up.'),
+    cfg.FloatOpt(
+        'mapping_cache_ttl',
+        default=60.0,
+        min=0.0,
+        help='Seconds a cached mapping is served before it is read again '
+             'from the API database, whatever the generation says; bounds '
+             'how long a change made behind nova_cells\' back (plain SQL, '
+             'Nova itself) can go unseen.'),
     cfg.BoolOpt(
         'require_targeted_context',
         default=False,

@@ -26,6 +26,7 @@ from oslo_versionedobjects import fields
 
 from nova_cells import context as nova_context
 from nova_cells import exception
+from nova_cells import mapping_cache
 from nova_cells import urls
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
@@ -44,6 +45,7 @@ _REQUIRED_ON_CREATE = ('uuid', 'transport_url', 'database_connection')
 # mapping of column to value.
 TABLE = api_models.CellMapping.__table__
 _BY_UUID = sa.select(TABLE).where(TABLE.c.uuid == sa.bindparam('uuid'))
+_ALL = sa.select(TABLE).order_by(TABLE.c.id)
 #: Label prefix of a cell's columns joined onto another mapping's row.
 JOINED_PREFIX = 'cell_mapping_'
 
@@ -230,7 +232,10 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         targeting a cell directly checks its templates too.
 
         :raises CellURLTemplateError: naming the variable that is missing.
+        :raises CellDeleted: this process has seen the cell deleted (with
+            the mapping cache on).
         """
+        mapping_cache.CACHE.refuse_if_deleted(self)
         self._refuse_unfilled()
         for field in URL_FIELDS:  # a loop, not any(): on every targeting
             if field not in self._url_templates and (
@@ -244,6 +249,19 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         copied._url_templates = dict(self._url_templates)
         copied._unfilled = dict(self._unfilled)
         return copied
+
+    def copy_from_cache(self, context: Any) -> 'CellMapping':
+        """An unchanged copy bound to ``context``, as the mapping cache
+        keeps and hands out cells: a tenth of ``obj_clone``'s cost, which
+        matters on a cache hit. Field values are immutable, so sharing
+        them is safe; the per-object dictionaries are copied."""
+        copy = type(self).__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy._changed_fields = set()
+        copy._context = context
+        copy._url_templates = dict(self._url_templates)
+        copy._unfilled = dict(self._unfilled)
+        return copy
 
     # -- database ------------------------------------------------------------
     @staticmethod
@@ -273,8 +291,14 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
     @ovo_base.remotable
     def get_by_uuid(cls, context, uuid):
         """:raises CellMappingNotFound: no cell has that uuid."""
+        cached = mapping_cache.CACHE.get_cell(context, uuid)
+        if cached is not None:
+            return cached
+        epoch = mapping_cache.CACHE.epoch
         db_row = cls._get_by_uuid_from_db(context, uuid)
-        return cls._from_db_object(context, cls(), db_row)
+        cell = cls._from_db_object(context, cls(), db_row)
+        mapping_cache.CACHE.put_cell(cell, epoch)
+        return cell
 
     @staticmethod
     @db_api.api_writer
@@ -284,6 +308,8 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
                 sa.insert(TABLE).values(**updates))
         except db_exception.DBDuplicateEntry:
             raise exception.CellMappingExists(uuid=updates['uuid']) from None
+        # A new cell changes the cell list every process may have cached.
+        mapping_cache.CACHE.announce(context.session, cells=[updates['uuid']])
         return _select_one(context,
                            TABLE.c.id == result.inserted_primary_key[0])
 
@@ -315,6 +341,7 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
     def _save_in_db(context: Any, where: Any, label: str,
                     updates: dict) -> Any:
         if updates:
+            before = _select_one(context, where)
             try:
                 result = context.session.execute(
                     sa.update(TABLE).where(where).values(**updates))
@@ -326,6 +353,9 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         db_row = _select_one(context, where)
         if db_row is None:
             raise exception.CellMappingNotFound(uuid=label)
+        if updates:
+            mapping_cache.CACHE.announce(
+                context.session, cells={before['uuid'], db_row['uuid']})
         return db_row
 
     @ovo_base.remotable
@@ -344,12 +374,15 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
     @staticmethod
     @db_api.api_writer
     def _destroy_in_db(context: Any, where: Any, label: str) -> None:
+        before = _select_one(context, where)
         try:
             result = context.session.execute(sa.delete(TABLE).where(where))
         except db_exception.DBReferenceError:
             raise exception.CellMappingInUse(uuid=label) from None
         if result.rowcount == 0:
             raise exception.CellMappingNotFound(uuid=label)
+        mapping_cache.CACHE.announce(context.session,
+                                     deleted_cells=[before['uuid']])
 
     @ovo_base.remotable
     def destroy(self):
@@ -383,32 +416,40 @@ class CellMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
 
     @staticmethod
     @db_api.api_connection_reader
-    def _get_all_from_db(context: Any, disabled: bool | None = None
-                         ) -> list:
-        statement = sa.select(TABLE).order_by(TABLE.c.id)
-        if disabled is not None:
-            # NULL predates the column and means enabled.
-            statement = statement.where(
-                TABLE.c.disabled == sa.true() if disabled else
-                sa.or_(TABLE.c.disabled == sa.false(),
-                       TABLE.c.disabled.is_(None)))
-        return list(context.connection.execute(statement).mappings())
+    def _get_all_from_db(context: Any) -> list:
+        return list(context.connection.execute(_ALL).mappings())
 
     @classmethod
     @ovo_base.remotable
     def get_all(cls, context):
         """Every cell mapping, ordered by id (cell0 first when mapped
         first, as ``map_cell0`` does)."""
-        return base.make_list(context, cls(), CellMapping,
-                                      cls._get_all_from_db(context))
+        return cls._from_cells(context, cls._cached_cells(context))
+
+    @classmethod
+    def _cached_cells(cls, context: Any) -> list:
+        """Every cell, from the mapping cache when it has the list."""
+        cells = mapping_cache.CACHE.get_cell_list(context)
+        if cells is None:
+            epoch = mapping_cache.CACHE.epoch
+            cells = [CellMapping._from_db_object(context, CellMapping(), row)
+                     for row in cls._get_all_from_db(context)]
+            mapping_cache.CACHE.put_cell_list(cells, epoch)
+        return cells
+
+    @classmethod
+    def _from_cells(cls, context: Any, cells: list) -> 'CellMappingList':
+        cell_list = cls(context, objects=cells)
+        cell_list.obj_reset_changes()
+        return cell_list
 
     @classmethod
     @ovo_base.remotable
     def get_by_disabled(cls, context, disabled):
         """The disabled (or enabled) cell mappings, ordered by id."""
-        return base.make_list(
-            context, cls(), CellMapping,
-            cls._get_all_from_db(context, disabled=bool(disabled)))
+        return cls._from_cells(context, [
+            cell for cell in cls._cached_cells(context)
+            if cell.disabled == bool(disabled)])
 
     @staticmethod
     @db_api.api_connection_reader

@@ -14,6 +14,7 @@ from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import fields
 
 from nova_cells import exception
+from nova_cells import mapping_cache
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.objects import base
@@ -23,6 +24,15 @@ from nova_cells.objects import rows_with_cell
 TABLE = api_models.HostMapping.__table__
 _ROWS = rows_with_cell.RowsWithCell(TABLE, cell_optional=False)
 _BY_HOST = _ROWS.statement.where(TABLE.c.host == sa.bindparam('host'))
+_HOST_OF = sa.select(TABLE.c.host)
+#: The columns a cached mapping keeps besides its host and cell.
+_CACHED_FIELDS = ('id', 'created_at', 'updated_at')
+_CACHED_ATTRIBUTES = tuple('_obj_' + name for name in _CACHED_FIELDS)
+
+
+def _host_before_write(session: Any, where: Any) -> str | None:
+    return session.execute(_HOST_OF.where(where).with_for_update()
+                           ).scalar()
 
 
 def _row_filter(mapping: 'HostMapping') -> Any:
@@ -86,8 +96,22 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
 
         :raises HostMappingNotFound: the host is not mapped.
         """
+        cached = mapping_cache.CACHE.get_host(context, host)
+        if cached is not None:
+            values, cell = cached
+            mapping = cls.__new__(cls)
+            mapping.__dict__.update(zip(_CACHED_ATTRIBUTES, values,
+                                        strict=True))
+            mapping.__dict__.update(_obj_host=host, _obj_cell_mapping=cell,
+                                    _changed_fields=set(), _context=context)
+            return mapping
+        epoch = mapping_cache.CACHE.epoch
         db_row = cls._get_by_host_from_db(context, host)
-        return cls._from_db_object(context, cls(), db_row)
+        mapping = cls._from_db_object(context, cls(), db_row)
+        mapping_cache.CACHE.put_host(
+            host, mapping.cell_mapping,
+            tuple(getattr(mapping, name) for name in _CACHED_FIELDS), epoch)
+        return mapping
 
     @staticmethod
     @db_api.api_writer
@@ -123,11 +147,17 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
     @db_api.api_writer
     def _save_in_db(context: Any, where: Any, label: str,
                     updates: dict) -> dict:
-        return _ROWS.update(
+        before = _host_before_write(context.session, where)
+        row = _ROWS.update(
             context.session, where, updates,
             duplicate=lambda: exception.HostMappingExists(
                 name=updates.get('host')),
             not_found=lambda: exception.HostMappingNotFound(name=label))
+        if updates:
+            # A host always has a cell, so any cache may hold it.
+            mapping_cache.CACHE.announce(context.session,
+                                         hosts={before, row['host']})
+        return row
 
     @ovo_base.remotable
     def save(self):
@@ -145,9 +175,11 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
     @staticmethod
     @db_api.api_writer
     def _destroy_in_db(context: Any, where: Any, label: str) -> None:
+        before = _host_before_write(context.session, where)
         result = context.session.execute(sa.delete(TABLE).where(where))
         if result.rowcount == 0:
             raise exception.HostMappingNotFound(name=label)
+        mapping_cache.CACHE.announce(context.session, hosts=[before])
 
     @ovo_base.remotable
     def destroy(self):

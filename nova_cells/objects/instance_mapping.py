@@ -14,6 +14,8 @@ their fingerprints stay comparable with Nova's.
 """
 
 import contextlib
+import sys
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +25,7 @@ from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import fields
 
 from nova_cells import exception
+from nova_cells import mapping_cache
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.objects import base
@@ -37,6 +40,40 @@ _BY_INSTANCE_UUID = _ROWS.statement.where(
 _REQUIRED_ON_CREATE = ('instance_uuid', 'project_id')
 #: Bound parameters per IN clause; well under every backend's limit.
 IN_CLAUSE_CHUNK = 500
+#: The columns a cached mapping keeps besides its instance and cell.
+_CACHED_FIELDS = ('id', 'project_id', 'user_id', 'queued_for_delete',
+                  'created_at', 'updated_at')
+_CACHED_ATTRIBUTES = tuple('_obj_' + name for name in _CACHED_FIELDS)
+_BEFORE_WRITE = sa.select(TABLE.c.instance_uuid, TABLE.c.cell_id)
+
+
+def _intern(value: str | None) -> str | None:
+    """Many instances share a project and a user: keep one string each."""
+    return None if value is None else sys.intern(value)
+
+
+def _cache_values(mapping: 'InstanceMapping') -> tuple:
+    return (mapping.id, _intern(mapping.project_id),
+            _intern(mapping.user_id), mapping.queued_for_delete,
+            mapping.created_at, mapping.updated_at)
+
+
+def _announce_write(session: Any, before: Any, after: dict | None,
+                    changed: bool) -> None:
+    """Tell the mapping caches about a write to one mapping's row.
+
+    Only a row that had a cell can be cached anywhere, so only changing
+    or deleting such a row bumps the generation; giving an unscheduled
+    instance its first cell does not (boots never contend on it).
+    """
+    if before is None:
+        return
+    uuids = {before.instance_uuid}
+    if after is not None:
+        uuids.add(after['instance_uuid'])
+    mapping_cache.CACHE.announce(
+        session, bump=changed and before.cell_id is not None,
+        instances=uuids)
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
@@ -160,8 +197,30 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
 
         :raises InstanceMappingNotFound: the instance is not mapped.
         """
+        cached = mapping_cache.CACHE.get_instance(context, instance_uuid)
+        if cached is not None:
+            return cls._from_cache(context, instance_uuid, *cached)
+        epoch = mapping_cache.CACHE.epoch
         db_row = cls._get_by_instance_uuid_from_db(context, instance_uuid)
-        return cls._from_db_object(context, cls(), db_row)
+        mapping = cls._from_db_object(context, cls(), db_row)
+        mapping_cache.CACHE.put_instance(
+            instance_uuid, mapping.cell_mapping, _cache_values(mapping),
+            epoch)
+        return mapping
+
+    @classmethod
+    def _from_cache(cls, context: Any, instance_uuid: str, values: tuple,
+                    cell: Any) -> 'InstanceMapping':
+        """The mapping as loaded, rebuilt from its cached values without
+        the per-field checks of ``setattr`` (they were done at load)."""
+        mapping = cls.__new__(cls)
+        attributes = mapping.__dict__
+        attributes.update(zip(_CACHED_ATTRIBUTES, values, strict=True))
+        attributes['_obj_instance_uuid'] = instance_uuid
+        attributes['_obj_cell_mapping'] = cell
+        attributes['_changed_fields'] = set()
+        attributes['_context'] = context
+        return mapping
 
     @staticmethod
     @db_api.api_writer
@@ -197,11 +256,15 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
     @db_api.api_writer
     def _save_in_db(context: Any, where: Any, label: str,
                     updates: dict) -> dict:
-        return _ROWS.update(
+        before = context.session.execute(
+            _BEFORE_WRITE.where(where).with_for_update()).first()
+        row = _ROWS.update(
             context.session, where, updates,
             duplicate=lambda: exception.InstanceMappingExists(
                 uuid=updates.get('instance_uuid')),
             not_found=lambda: exception.InstanceMappingNotFound(uuid=label))
+        _announce_write(context.session, before, row, bool(updates))
+        return row
 
     @ovo_base.remotable
     def save(self):
@@ -217,9 +280,12 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
     @staticmethod
     @db_api.api_writer
     def _destroy_in_db(context: Any, where: Any, label: str) -> None:
+        before = context.session.execute(
+            _BEFORE_WRITE.where(where).with_for_update()).first()
         result = context.session.execute(sa.delete(TABLE).where(where))
         if result.rowcount == 0:
             raise exception.InstanceMappingNotFound(uuid=label)
+        _announce_write(context.session, before, None, True)
 
     @ovo_base.remotable
     def destroy(self):
@@ -290,10 +356,14 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
     @db_api.api_writer
     def _destroy_bulk_in_db(context: Any, instance_uuids: Iterable[str]
                             ) -> int:
+        instance_uuids = list(instance_uuids)
         deleted = 0
         for chunk in _chunks(instance_uuids):
             deleted += context.session.execute(sa.delete(TABLE).where(
                 TABLE.c.instance_uuid.in_(chunk))).rowcount
+        if deleted:
+            mapping_cache.CACHE.announce(context.session,
+                                         instances=instance_uuids)
         return deleted
 
     @classmethod
@@ -347,3 +417,47 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
         False count: True (deleted) and NULL (unknown) do not.
         """
         return cls._get_counts_in_db(context, project_id, user_id=user_id)
+
+
+def call_in_instance_cell(ctxt: Any, instance_uuid: str, fn: Callable,
+                          *args: Any, **kwargs: Any) -> Any:
+    """``fn(cell_context, *args, **kwargs)`` in the instance's cell.
+
+    The mapping may come from the mapping cache, and so may be older than
+    a move of the instance to another cell. When ``fn`` raises
+    InstanceNotFound, the mapping is looked up once more in the API
+    database; if it now names another cell (or the cell's URLs changed),
+    ``fn`` runs there, so a moved instance is found, never reported gone.
+
+    :raises InstanceMappingNotFound: the instance is not mapped.
+    :raises InstanceNotMappedToCell: it has no cell yet.
+    :raises InstanceNotFound: not in the cell its mapping names, once
+        looked up again.
+    """
+    mapping = InstanceMapping.get_by_instance_uuid(ctxt, instance_uuid)
+    try:
+        with mapping.target(ctxt) as cctxt:
+            return fn(cctxt, *args, **kwargs)
+    except exception.InstanceNotFound:
+        mapping_cache.CACHE.forget(instances=[instance_uuid])
+        fresh = InstanceMapping.get_by_instance_uuid(ctxt, instance_uuid)
+        if _same_cell(mapping.cell_mapping, fresh.cell_mapping):
+            raise
+    with fresh.target(ctxt) as cctxt:
+        return fn(cctxt, *args, **kwargs)
+
+
+def _same_cell(old: Any, new: Any) -> bool:
+    return new is not None and all(
+        getattr(old, name) == getattr(new, name)
+        for name in ('uuid',) + cell_mapping_obj.URL_FIELDS)
+
+
+def get_instance(ctxt: Any, instance_uuid: str) -> Any:
+    """The instance's row from its cell ("show instance"), routed by its
+    mapping; see :func:`call_in_instance_cell`.
+
+    :raises InstanceNotFound: the instance is in no cell database.
+    """
+    return call_in_instance_cell(ctxt, instance_uuid,
+                                 db_api.instance_get_by_uuid, instance_uuid)

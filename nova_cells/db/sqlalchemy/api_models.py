@@ -91,3 +91,22 @@ class MapInstancesMarker(ApiBase, model_base.TimestampMixin):
         nullable=False)
     last_instance_id: orm.Mapped[int] = orm.mapped_column(
         sa.Integer, nullable=False)
+
+
+class MappingCacheGeneration(ApiBase):
+    """A counter bumped whenever a cached mapping may have become wrong.
+
+    One row (id 1). Every process caching mappings reads it at most once
+    per ``[cells] mapping_cache_check_interval`` and drops its cache when
+    it changed. A change that can make a cached entry wrong (a cell
+    changed or deleted, an instance or host moved or unmapped) bumps it in
+    the same transaction; creating mappings does not, so booting instances
+    never contend on this row. Not a Nova table: nova_cells' own.
+    """
+
+    __tablename__ = 'mapping_cache_generation'
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True,
+                                            autoincrement=False)
+    generation: orm.Mapped[int] = orm.mapped_column(
+        sa.BigInteger, nullable=False, default=0, server_default='0')

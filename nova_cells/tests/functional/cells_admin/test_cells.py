@@ -1,5 +1,7 @@
 """Cell mapping commands, in process, on every backend."""
 
+import types
+
 import fixtures
 from oslo_db import exception as db_exception
 from oslo_utils import uuidutils
@@ -257,6 +259,13 @@ class TestDeleteCell(base.DatabaseTestCase):
             helpers.add_compute_nodes(cctxt, host)
         hosts_admin.discover_hosts(self.context, self.cell.uuid)
 
+    def _deleted_cells_database(self):
+        """The deleted cell's database, targeted by URL: the cell itself
+        is refused once this process has seen it deleted."""
+        return nova_context.target_cell(self.context, types.SimpleNamespace(
+            uuid=self.cell.uuid, database_connection=self.url,
+            transport_url=None))
+
     def test_empty_cell_is_deleted(self):
         cells_admin.delete_cell(self.context, self.cell.uuid)
         self.assertRaises(exception.CellMappingNotFound,
@@ -273,7 +282,7 @@ class TestDeleteCell(base.DatabaseTestCase):
         cells_admin.delete_cell(self.context, self.cell.uuid, force=True)
         self.assertEqual(0, helpers.api_count(self.context,
                                               api_models.HostMapping))
-        with self.cell.target(self.context) as cctxt:
+        with self._deleted_cells_database() as cctxt:
             self.assertEqual(1, len(db_api.compute_node_get_all_unmapped(
                 cctxt)))
 
@@ -329,7 +338,7 @@ class TestDeleteCell(base.DatabaseTestCase):
                                               api_models.HostMapping))
         # Its node can be discovered into another cell, as after any
         # forced delete.
-        with self.cell.target(self.context) as cctxt:
+        with self._deleted_cells_database() as cctxt:
             self.assertEqual(1, len(db_api.compute_node_get_all_unmapped(
                 cctxt)))
 

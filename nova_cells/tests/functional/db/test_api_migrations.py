@@ -96,6 +96,15 @@ class _ApiChecks:
         self.assertRows(connection, 'cell_mappings',
                         legacy_schemas.API_ROWS['cell_mappings'])
 
+    def _check_api_0004_mapping_cache_generation(self, inspector,
+                                                 connection):
+        self.assertEqual({'id': False, 'generation': False},
+                         schema.nullable(inspector,
+                                         'mapping_cache_generation'))
+        # The one row exists from the start, so the first bump updates it.
+        self.assertRows(connection, 'mapping_cache_generation',
+                        [{'id': 1, 'generation': 0}])
+
     def _check_adopted(self, before, after):
         # Nova's flavors (not ours) are exactly as they were ...
         self.assertEqual(before['flavors'], after['flavors'])

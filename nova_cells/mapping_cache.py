@@ -1,0 +1,477 @@
+"""Mapping look-ups served from memory, never routing wrong (design D10).
+
+What is cached, per process
+    Cell mappings by uuid, the list of every cell, instance uuid -> cell
+    (with the rest of the instance mapping's row) and host -> cell. Each
+    kind is an LRU of at most ``[cells] mapping_cache_size`` entries
+    (cachetools), guarded by one lock. An instance or host entry holds its
+    cell by uuid, so a changed cell is fixed in one place and every
+    mapping into it follows. Nothing is cached for a look-up that found
+    nothing (no negative caching), and an instance mapping without a cell
+    (not scheduled yet) is never cached.
+
+Who sees a change when
+    * A change made through nova_cells (the mapping objects' ``create``,
+      ``save`` and ``destroy``, ``InstanceMappingList.destroy_bulk``,
+      ``delete_cell``) drops the affected entries in its own process as
+      its transaction commits, before the call returns.
+    * Those of them that can make a cached entry wrong (a cell created,
+      changed or deleted; an instance or host mapping changed or deleted)
+      also bump a generation counter in the API database, in the same
+      transaction (:mod:`nova_cells.db.sqlalchemy.mapping_generation`).
+      Creating an instance or host mapping, or giving an unscheduled
+      instance its first cell, does not: nobody can have cached what did
+      not exist, and booting instances must not contend on one row.
+    * Every process reads the generation at most once per ``[cells]
+      mapping_cache_check_interval`` seconds, on the first look-up after
+      the interval (one small query; look-ups waiting for it wait, so none
+      answers from a state older than the interval). A new generation
+      drops the whole cache; cells that disappeared from the API database
+      are remembered as deleted, and targeting them is refused
+      (:class:`~nova_cells.exception.CellDeleted`).
+    * A change made behind nova_cells' back (plain SQL, Nova itself) bumps
+      nothing: an entry is served at most ``[cells] mapping_cache_ttl``
+      seconds after it was read, then read again.
+    * Settings are read at each check too, so a changed option takes effect
+      within the check interval; :meth:`MappingCache.reset` applies them
+      at once (and forgets everything).
+
+A routed read that finds no instance in the cell a cached mapping named
+looks the mapping up again before reporting it missing
+(:func:`nova_cells.objects.instance_mapping.call_in_instance_cell`).
+"""
+
+import dataclasses
+import logging
+import threading
+import time
+import typing
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
+
+import cachetools
+import sqlalchemy as sa
+
+from nova_cells import connections
+from nova_cells import context as nova_context
+from nova_cells import exception
+from nova_cells.db.sqlalchemy import api as db_api
+from nova_cells.db.sqlalchemy import api_models
+from nova_cells.db.sqlalchemy import mapping_generation
+from nova_cells.urls import mask_text
+
+LOG = logging.getLogger(__name__)
+
+#: Deleted cells remembered, so that targeting them is refused.
+DELETED_CELLS_REMEMBERED = 1000
+_CELL_UUIDS = sa.select(api_models.CellMapping.__table__.c.uuid)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The ``[cells]`` options of the cache, read together."""
+
+    enabled: bool
+    size: int
+    check_interval: float
+    ttl: float
+    #: The API database the entries came from; another one drops them.
+    source: str | None
+
+
+#: Until the first check: nothing cached, nothing served.
+_UNREAD = Settings(False, 1, 0.0, 0.0, None)
+
+
+def read_settings() -> Settings:
+    """From the configuration the connection registry was given, as every
+    other option (one configuration source)."""
+    conf = connections.get_registry().conf
+    cells = conf.cells
+    return Settings(cells.mapping_cache, cells.mapping_cache_size,
+                    cells.mapping_cache_check_interval,
+                    cells.mapping_cache_ttl, conf.api_database.connection)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    """What :meth:`MappingCache.stats` reports."""
+
+    enabled: bool
+    hits: int
+    misses: int
+    #: Entries dropped because something changed (in this process or, by
+    #: the generation, in another), plus whole-cache drops counted once.
+    invalidations: int
+    #: Coherence checks made (generation reads).
+    checks: int
+    generation: int | None
+    #: Seconds since the last coherence check; None before the first.
+    last_check_age: float | None
+    cells: int
+    instances: int
+    hosts: int
+    deleted_cells: int
+
+
+class _WithCell(typing.NamedTuple):
+    """An instance or host entry: its cell by uuid, its other columns.
+    A tuple, the smallest record Python has (the cache holds 100,000)."""
+
+    cell_uuid: str
+    values: tuple
+    loaded_at: float
+
+
+class MappingCache:
+    """The per-process mapping cache; :data:`CACHE` is the one in use.
+
+    Look-ups (``get_*``) return None on a miss; the caller reads the API
+    database and hands the result to the matching ``put_*`` with the
+    :attr:`epoch` it noted *before* reading, so a result read before an
+    invalidation is never stored after it.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()          # the stores and counters
+        self._check_lock = threading.Lock()    # one coherence check at once
+        self._settings = _UNREAD
+        self._next_check = 0.0
+        self._deleted: cachetools.LRUCache = cachetools.LRUCache(
+            DELETED_CELLS_REMEMBERED)
+        self._new_stores(1)
+        self._generation: int | None = None
+        self._last_check: float | None = None
+        self._unreadable_logged = False
+        self.epoch = 0
+        self._hits = self._misses = self._invalidations = self._checks = 0
+
+    def _new_stores(self, size: int) -> None:
+        self._cells: cachetools.LRUCache = cachetools.LRUCache(size)
+        self._instances: cachetools.LRUCache = cachetools.LRUCache(size)
+        self._hosts: cachetools.LRUCache = cachetools.LRUCache(size)
+        self._cell_list: tuple | None = None   # (uuids, loaded_at)
+
+    # -- coherence ------------------------------------------------------------
+    def _now_if_enabled(self) -> float | None:
+        """The time, or None when the cache is off; checks when due."""
+        now = self._clock()
+        if now >= self._next_check:
+            self._check()
+        return now if self._settings.enabled else None
+
+    def _check(self) -> None:
+        with self._check_lock:
+            now = self._clock()
+            if now < self._next_check:
+                return   # another thread checked while this one waited
+            settings = read_settings()
+            with self._lock:
+                if settings != self._settings:
+                    self._apply(settings)
+            if settings.enabled:
+                self._follow_generation()
+            self._last_check = now
+            self._next_check = now + settings.check_interval
+
+    def _apply(self, settings: Settings) -> None:
+        """Take new settings (lock held); anything but the intervals
+        changing drops what is cached."""
+        old = self._settings
+        if (old.enabled, old.size, old.source) != (
+                settings.enabled, settings.size, settings.source):
+            self._invalidate_all()
+            self._new_stores(settings.size)
+            self._deleted.clear()
+            self._generation = None
+        self._settings = settings
+
+    def _follow_generation(self) -> None:
+        ctxt = nova_context.get_admin_context()
+        try:
+            generation = mapping_generation.read(ctxt)
+        except Exception as error:
+            self._unverifiable(error)
+            return
+        self._unreadable_logged = False
+        with self._lock:
+            self._checks += 1
+            if generation == self._generation:
+                if LOG.isEnabledFor(logging.DEBUG):
+                    LOG.debug('Mapping cache: generation %s unchanged; %s',
+                              generation, self._stats_locked())
+                return
+            known = set(self._cells.keys())
+            if self._cell_list is not None:
+                known.update(self._cell_list[0])
+        gone: set = set()
+        existing: set = set()
+        if known:
+            try:
+                existing = _existing_cells(ctxt)
+                gone = known - existing
+            except Exception as error:
+                LOG.debug('Mapping cache: cannot list cells: %s',
+                          mask_text(str(error)))
+        with self._lock:
+            dropped = self._invalidate_all()
+            for uuid in gone:
+                self._deleted[uuid] = True
+            for uuid in existing:
+                self._deleted.pop(uuid, None)
+            previous, self._generation = self._generation, generation
+        LOG.debug('Mapping cache: generation %s -> %s, %d entries dropped, '
+                  'deleted cells seen: %s; %s', previous, generation,
+                  dropped, ', '.join(sorted(gone)) or 'none', self.stats())
+
+    def _unverifiable(self, error: Exception) -> None:
+        """The generation cannot be read: serve nothing cached until it
+        can (reads go to the API database, as with the cache off)."""
+        if not self._unreadable_logged:
+            LOG.warning('Mapping cache: cannot read the mapping generation '
+                        'from the API database (%s); mappings are read '
+                        'from the API database until it can be read. Run '
+                        '"nova-cells-manage api_db sync" if the API '
+                        'database is not at the latest revision.',
+                        mask_text(str(error)))
+            self._unreadable_logged = True
+        with self._lock:
+            self._invalidate_all()
+            self._generation = None
+
+    def _invalidate_all(self) -> int:
+        """Drop every entry (lock held); returns how many there were."""
+        count = (len(self._cells) + len(self._instances) +
+                 len(self._hosts) + (self._cell_list is not None))
+        self._cells.clear()
+        self._instances.clear()
+        self._hosts.clear()
+        self._cell_list = None
+        self.epoch += 1
+        self._invalidations += count
+        return count
+
+    def reset(self) -> None:
+        """Forget everything, settings included (read again on the next
+        look-up): for a reconfigured process, and between tests."""
+        with self._check_lock, self._lock:
+            self._invalidate_all()
+            self._deleted.clear()
+            self._settings = _UNREAD
+            self._generation = None
+            self._last_check = None
+            self._next_check = 0.0
+            self._hits = self._misses = self._invalidations = 0
+            self._checks = 0
+
+    # -- changes made in this process ------------------------------------
+    def announce(self, session: Any, *, bump: bool = True,
+                 cells: Iterable[str] = (),
+                 deleted_cells: Iterable[str] = (),
+                 instances: Iterable[str] = (),
+                 hosts: Iterable[str] = ()) -> None:
+        """Record a change written in ``session``'s open transaction.
+
+        ``bump`` adds one to the API database's generation in that same
+        transaction (for a change another process's cache must follow).
+        When the transaction commits, the entries named are dropped here
+        (a cell change drops the cell list too; a deleted cell is then
+        refused to targeting). Called whether or not this process caches:
+        other processes may.
+        """
+        generation = mapping_generation.bump(session) if bump else None
+        what = (tuple(cells), tuple(deleted_cells), tuple(instances),
+                tuple(hosts))
+
+        def committed(_session: Any) -> None:
+            self.forget(*what, new_generation=generation)
+
+        sa.event.listen(session, 'after_commit', committed, once=True)
+
+    def forget(self, cells: Iterable[str] = (),
+               deleted_cells: Iterable[str] = (),
+               instances: Iterable[str] = (), hosts: Iterable[str] = (),
+               new_generation: int | None = None) -> None:
+        """Drop the entries named; see :meth:`announce`.
+
+        ``new_generation`` is the generation this process's own change
+        produced: if it directly follows the one this cache has checked,
+        nobody else changed anything meanwhile and the next check need not
+        drop the whole cache.
+        """
+        with self._lock:
+            self.epoch += 1
+            dropped = 0
+            cell_changed = False
+            for uuid in (*cells, *deleted_cells):
+                cell_changed = True
+                dropped += self._cells.pop(uuid, None) is not None
+            if self._settings.enabled:
+                for uuid in deleted_cells:
+                    self._deleted[uuid] = True
+            if cell_changed and self._cell_list is not None:
+                self._cell_list = None
+                dropped += 1
+            for uuid in instances:
+                dropped += self._instances.pop(uuid, None) is not None
+            for host in hosts:
+                dropped += self._hosts.pop(host, None) is not None
+            self._invalidations += dropped
+            if (new_generation is not None and self._generation is not None
+                    and new_generation == self._generation + 1):
+                self._generation = new_generation
+        if dropped:
+            LOG.debug('Mapping cache: %d entries dropped after a change '
+                      'in this process', dropped)
+
+    # -- look-ups ---------------------------------------------------------
+    def _cell_at(self, uuid: str, now: float) -> Any:
+        """The stored cell if fresh, else None (lock held)."""
+        entry = self._cells.get(uuid)
+        if entry is None:
+            return None
+        if now - entry[1] >= self._settings.ttl:
+            del self._cells[uuid]
+            return None
+        return entry[0]
+
+    def _counted(self, found: Any) -> Any:
+        if found is None:
+            self._misses += 1
+        else:
+            self._hits += 1
+        return found
+
+    def get_cell(self, ctxt: Any, uuid: str) -> Any:
+        """A copy of the cached CellMapping (bound to ``ctxt``), or None."""
+        now = self._now_if_enabled()
+        if now is None:
+            return None
+        with self._lock:
+            cell = self._counted(self._cell_at(uuid, now))
+        return None if cell is None else cell.copy_from_cache(ctxt)
+
+    def get_cell_list(self, ctxt: Any) -> list | None:
+        """Copies of every cached cell in the cell list's order, or None."""
+        now = self._now_if_enabled()
+        if now is None:
+            return None
+        with self._lock:
+            cells = None
+            if self._cell_list is not None:
+                uuids, loaded_at = self._cell_list
+                if now - loaded_at < self._settings.ttl:
+                    cells = [self._cell_at(uuid, now) for uuid in uuids]
+                if cells is None or None in cells:
+                    cells, self._cell_list = None, None
+            self._counted(cells)
+        if cells is None:
+            return None
+        return [cell.copy_from_cache(ctxt) for cell in cells]
+
+    def _get_with_cell(self, store: cachetools.LRUCache, ctxt: Any,
+                       key: str) -> tuple | None:
+        now = self._now_if_enabled()
+        if now is None:
+            return None
+        with self._lock:
+            entry = store.get(key)
+            cell = None
+            if entry is not None:
+                if now - entry.loaded_at < self._settings.ttl:
+                    cell = self._cell_at(entry.cell_uuid, now)
+                if cell is None:
+                    del store[key]
+            self._counted(cell)
+        if cell is None:
+            return None
+        return entry.values, cell.copy_from_cache(ctxt)
+
+    def get_instance(self, ctxt: Any, instance_uuid: str) -> tuple | None:
+        """``(values, cell)`` cached for an instance mapping, or None."""
+        return self._get_with_cell(self._instances, ctxt, instance_uuid)
+
+    def get_host(self, ctxt: Any, host: str) -> tuple | None:
+        """``(values, cell)`` cached for a host mapping, or None."""
+        return self._get_with_cell(self._hosts, ctxt, host)
+
+    # -- storing what was read ------------------------------------------------
+    def _store_cell(self, cell: Any, now: float) -> None:
+        """Lock held; ``cell`` is a CellMapping just read."""
+        self._deleted.pop(cell.uuid, None)
+        self._cells[cell.uuid] = (cell.copy_from_cache(None), now)
+
+    def put_cell(self, cell: Any, epoch: int) -> None:
+        if not self._settings.enabled:
+            return
+        with self._lock:
+            if epoch == self.epoch:
+                self._store_cell(cell, self._clock())
+
+    def put_cell_list(self, cells: list, epoch: int) -> None:
+        if not self._settings.enabled:
+            return
+        with self._lock:
+            if epoch == self.epoch:
+                now = self._clock()
+                for cell in cells:
+                    self._store_cell(cell, now)
+                self._cell_list = (tuple(cell.uuid for cell in cells), now)
+
+    def _put_with_cell(self, store: cachetools.LRUCache, key: str,
+                       cell: Any, values: tuple, epoch: int) -> None:
+        if cell is None or not self._settings.enabled:
+            return   # never cache an instance that has no cell yet
+        with self._lock:
+            if epoch == self.epoch:
+                now = self._clock()
+                self._store_cell(cell, now)
+                store[key] = _WithCell(cell.uuid, values, now)
+
+    def put_instance(self, instance_uuid: str, cell: Any, values: tuple,
+                     epoch: int) -> None:
+        self._put_with_cell(self._instances, instance_uuid, cell, values,
+                            epoch)
+
+    def put_host(self, host: str, cell: Any, values: tuple,
+                 epoch: int) -> None:
+        self._put_with_cell(self._hosts, host, cell, values, epoch)
+
+    # -- deleted cells ------------------------------------------------------
+    def refuse_if_deleted(self, cell: Any) -> None:
+        """:raises CellDeleted: this process has seen ``cell`` deleted."""
+        if self._deleted and cell.uuid in self._deleted:
+            raise exception.CellDeleted(cell=cell.identity)
+
+    # -- observability ----------------------------------------------------
+    def stats(self) -> Stats:
+        with self._lock:
+            return self._stats_locked()
+
+    def _stats_locked(self) -> Stats:
+        age = (None if self._last_check is None
+               else max(0.0, self._clock() - self._last_check))
+        return Stats(
+            enabled=self._settings.enabled, hits=self._hits,
+            misses=self._misses, invalidations=self._invalidations,
+            checks=self._checks, generation=self._generation,
+            last_check_age=age, cells=len(self._cells),
+            instances=len(self._instances), hosts=len(self._hosts),
+            deleted_cells=len(self._deleted))
+
+
+@db_api.api_connection_reader
+def _existing_cells(context: Any) -> set:
+    return set(context.connection.execute(_CELL_UUIDS).scalars())
+
+
+#: The process-wide cache every mapping object uses.
+CACHE = MappingCache()
+
+
+def stats() -> Stats:
+    """Hits, misses, invalidations and the age of the last coherence
+    check of this process's mapping cache."""
+    return CACHE.stats()
