@@ -157,6 +157,8 @@ def _configure(directory: str, api_url: str, main_url: str):
     from nova_cells.conf import CONF
 
     CONF([], project='nova_cells', default_config_files=[])
+    # The API database path; bench_mapping_cache measures the cache.
+    CONF.set_override('mapping_cache', False, group='cells')
     CONF.set_override('state_path', directory)
     CONF.set_override('connection', api_url, group='api_database')
     CONF.set_override('connection', main_url, group='database')
