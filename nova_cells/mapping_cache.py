@@ -4,7 +4,7 @@ What is cached, per process
     Cell mappings by uuid, the list of every cell, instance uuid -> cell
     (with the rest of the instance mapping's row) and host -> cell. Each
     kind is an LRU of at most ``[cells] mapping_cache_size`` entries
-    (cachetools), guarded by one lock. An instance or host entry holds its
+    (:class:`LRU`), guarded by one lock. An instance or host entry holds its
     cell by uuid, so a changed cell is fixed in one place and every
     mapping into it follows. Nothing is cached for a look-up that found
     nothing (no negative caching), and an instance mapping without a cell
@@ -41,6 +41,7 @@ looks the mapping up again before reporting it missing
 (:func:`nova_cells.objects.instance_mapping.call_in_instance_cell`).
 """
 
+import collections
 import dataclasses
 import logging
 import threading
@@ -50,7 +51,6 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
-import cachetools
 import sqlalchemy as sa
 
 from nova_cells import connections
@@ -115,6 +115,35 @@ class Stats:
     deleted_cells: int
 
 
+class LRU(collections.OrderedDict):
+    """A dictionary of at most ``maxsize`` entries that drops the least
+    recently used first. Not thread-safe: the cache's lock guards it.
+
+    An OrderedDict, whose reordering and eviction run in C: a hit costs
+    one lookup and one ``move_to_end``, about a third of cachetools'
+    LRUCache, and each entry costs one dictionary slot instead of two.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def lookup(self, key: Any) -> Any:
+        """The value (now the most recently used), or None."""
+        try:
+            value = self[key]
+        except KeyError:
+            return None
+        self.move_to_end(key)
+        return value
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        if len(self) > self.maxsize:
+            self.popitem(last=False)
+
+
 class _WithCell(typing.NamedTuple):
     """An instance or host entry: its cell by uuid, its other columns.
     A tuple, the smallest record Python has (the cache holds 100,000)."""
@@ -139,8 +168,7 @@ class MappingCache:
         self._check_lock = threading.Lock()    # one coherence check at once
         self._settings = _UNREAD
         self._next_check = 0.0
-        self._deleted: cachetools.LRUCache = cachetools.LRUCache(
-            DELETED_CELLS_REMEMBERED)
+        self._deleted = LRU(DELETED_CELLS_REMEMBERED)
         self._new_stores(1)
         self._generation: int | None = None
         self._last_check: float | None = None
@@ -149,9 +177,9 @@ class MappingCache:
         self._hits = self._misses = self._invalidations = self._checks = 0
 
     def _new_stores(self, size: int) -> None:
-        self._cells: cachetools.LRUCache = cachetools.LRUCache(size)
-        self._instances: cachetools.LRUCache = cachetools.LRUCache(size)
-        self._hosts: cachetools.LRUCache = cachetools.LRUCache(size)
+        self._cells = LRU(size)
+        self._instances = LRU(size)
+        self._hosts = LRU(size)
         self._cell_list: tuple | None = None   # (uuids, loaded_at)
 
     # -- coherence ------------------------------------------------------------
@@ -329,7 +357,7 @@ class MappingCache:
     # -- look-ups ---------------------------------------------------------
     def _cell_at(self, uuid: str, now: float) -> Any:
         """The stored cell if fresh, else None (lock held)."""
-        entry = self._cells.get(uuid)
+        entry = self._cells.lookup(uuid)
         if entry is None:
             return None
         if now - entry[1] >= self._settings.ttl:
@@ -371,13 +399,13 @@ class MappingCache:
             return None
         return [cell.copy_from_cache(ctxt) for cell in cells]
 
-    def _get_with_cell(self, store: cachetools.LRUCache, ctxt: Any,
+    def _get_with_cell(self, store: LRU, ctxt: Any,
                        key: str) -> tuple | None:
         now = self._now_if_enabled()
         if now is None:
             return None
         with self._lock:
-            entry = store.get(key)
+            entry = store.lookup(key)
             cell = None
             if entry is not None:
                 if now - entry.loaded_at < self._settings.ttl:
@@ -420,7 +448,7 @@ class MappingCache:
                     self._store_cell(cell, now)
                 self._cell_list = (tuple(cell.uuid for cell in cells), now)
 
-    def _put_with_cell(self, store: cachetools.LRUCache, key: str,
+    def _put_with_cell(self, store: LRU, key: str,
                        cell: Any, values: tuple, epoch: int) -> None:
         if cell is None or not self._settings.enabled:
             return   # never cache an instance that has no cell yet

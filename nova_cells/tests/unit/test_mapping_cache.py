@@ -85,6 +85,16 @@ class MappingCacheTestCase(base.TestCase):
             self.assertIsNotNone(
                 self.cache.get_instance(self.ctxt, 'i%d' % index))
 
+    def test_a_hit_makes_an_entry_the_most_recently_used(self):
+        self.cache.get_cell(self.ctxt, 'warm')
+        cell = _Cell('c1')
+        for index in range(10):
+            self.put_instance('i%d' % index, cell)
+        self.assertIsNotNone(self.cache.get_instance(self.ctxt, 'i0'))
+        self.put_instance('i10', cell)
+        self.assertIsNotNone(self.cache.get_instance(self.ctxt, 'i0'))
+        self.assertIsNone(self.cache.get_instance(self.ctxt, 'i1'))
+
     def test_a_miss_is_never_remembered(self):
         self.assertIsNone(self.cache.get_instance(self.ctxt, 'i1'))
         self.assertIsNone(self.cache.get_cell(self.ctxt, 'c1'))
