@@ -158,8 +158,9 @@ class MappingCache:
 
     Look-ups (``get_*``) return None on a miss; the caller reads the API
     database and hands the result to the matching ``put_*`` with the
-    :attr:`epoch` it noted *before* reading, so a result read before an
-    invalidation is never stored after it.
+    :meth:`load_token` it took *before* reading, so a result read before
+    an invalidation is never stored after it, nor one read inside a
+    transaction (which may roll back).
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -183,8 +184,23 @@ class MappingCache:
         self._cell_list: tuple | None = None   # (uuids, loaded_at)
 
     # -- coherence ------------------------------------------------------------
-    def _now_if_enabled(self) -> float | None:
-        """The time, or None when the cache is off; checks when due."""
+    def load_token(self, ctxt: Any) -> int | None:
+        """What a look-up that missed passes to ``put_*`` once it has read
+        the API database: the current :attr:`epoch`, or None (store
+        nothing) when ``ctxt`` is inside a transaction, whose reads may
+        see writes that are not committed yet and may roll back."""
+        return None if _in_transaction(ctxt) else self.epoch
+
+    def _now_if_enabled(self, ctxt: Any) -> float | None:
+        """The time, or None when the cache is off or must not be used
+        for ``ctxt``; checks the generation when due.
+
+        Inside a transaction the cache is bypassed: the transaction's own
+        writes are only announced when it commits, so until then only the
+        database knows them.
+        """
+        if _in_transaction(ctxt):
+            return None
         now = self._clock()
         if now >= self._next_check:
             self._check()
@@ -374,7 +390,7 @@ class MappingCache:
 
     def get_cell(self, ctxt: Any, uuid: str) -> Any:
         """A copy of the cached CellMapping (bound to ``ctxt``), or None."""
-        now = self._now_if_enabled()
+        now = self._now_if_enabled(ctxt)
         if now is None:
             return None
         with self._lock:
@@ -383,7 +399,7 @@ class MappingCache:
 
     def get_cell_list(self, ctxt: Any) -> list | None:
         """Copies of every cached cell in the cell list's order, or None."""
-        now = self._now_if_enabled()
+        now = self._now_if_enabled(ctxt)
         if now is None:
             return None
         with self._lock:
@@ -401,7 +417,7 @@ class MappingCache:
 
     def _get_with_cell(self, store: LRU, ctxt: Any,
                        key: str) -> tuple | None:
-        now = self._now_if_enabled()
+        now = self._now_if_enabled(ctxt)
         if now is None:
             return None
         with self._lock:
@@ -488,6 +504,13 @@ class MappingCache:
             last_check_age=age, cells=len(self._cells),
             instances=len(self._instances), hosts=len(self._hosts),
             deleted_cells=len(self._deleted))
+
+
+def _in_transaction(ctxt: Any) -> bool:
+    """Whether oslo.db has a transaction open for ``ctxt`` in this thread
+    (its per-context, per-thread state; absent on a fresh context)."""
+    by_thread = getattr(ctxt, '_enginefacade_context', None)
+    return getattr(by_thread, 'current', None) is not None
 
 
 @db_api.api_connection_reader

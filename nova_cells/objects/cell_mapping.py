@@ -294,7 +294,7 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         cached = mapping_cache.CACHE.get_cell(context, uuid)
         if cached is not None:
             return cached
-        epoch = mapping_cache.CACHE.epoch
+        epoch = mapping_cache.CACHE.load_token(context)
         db_row = cls._get_by_uuid_from_db(context, uuid)
         cell = cls._from_db_object(context, cls(), db_row)
         mapping_cache.CACHE.put_cell(cell, epoch)
@@ -431,7 +431,7 @@ class CellMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
         """Every cell, from the mapping cache when it has the list."""
         cells = mapping_cache.CACHE.get_cell_list(context)
         if cells is None:
-            epoch = mapping_cache.CACHE.epoch
+            epoch = mapping_cache.CACHE.load_token(context)
             cells = [CellMapping._from_db_object(context, CellMapping(), row)
                      for row in cls._get_all_from_db(context)]
             mapping_cache.CACHE.put_cell_list(cells, epoch)

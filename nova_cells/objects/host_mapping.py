@@ -105,7 +105,7 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
             mapping.__dict__.update(_obj_host=host, _obj_cell_mapping=cell,
                                     _changed_fields=set(), _context=context)
             return mapping
-        epoch = mapping_cache.CACHE.epoch
+        epoch = mapping_cache.CACHE.load_token(context)
         db_row = cls._get_by_host_from_db(context, host)
         mapping = cls._from_db_object(context, cls(), db_row)
         mapping_cache.CACHE.put_host(

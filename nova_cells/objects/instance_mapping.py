@@ -200,7 +200,7 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
         cached = mapping_cache.CACHE.get_instance(context, instance_uuid)
         if cached is not None:
             return cls._from_cache(context, instance_uuid, *cached)
-        epoch = mapping_cache.CACHE.epoch
+        epoch = mapping_cache.CACHE.load_token(context)
         db_row = cls._get_by_instance_uuid_from_db(context, instance_uuid)
         mapping = cls._from_db_object(context, cls(), db_row)
         mapping_cache.CACHE.put_instance(

@@ -145,6 +145,23 @@ class TestMappingCache(base.DatabaseTestCase):
         self.cell_b.save()
         self.assertEqual(start + 5, _generation())
 
+    def test_inside_a_transaction_the_database_answers(self):
+        uuid = self._instance_in(self.cell_a)
+        objects.InstanceMapping.get_by_instance_uuid(self.context, uuid)
+        manager = db_api.get_context_manager(self.context, 'api')
+        with manager.writer.using(self.context):
+            mapping = objects.InstanceMapping.get_by_instance_uuid(
+                self.context, uuid)
+            mapping.cell_mapping = self.cell_b
+            mapping.save()
+            # Not committed yet: only the transaction knows the move.
+            self.assertEqual(self.cell_b.uuid, objects.InstanceMapping
+                             .get_by_instance_uuid(self.context, uuid)
+                             .cell_mapping.uuid)
+        self.assertEqual(self.cell_b.uuid, objects.InstanceMapping
+                         .get_by_instance_uuid(self.context, uuid)
+                         .cell_mapping.uuid)
+
     def test_host_mappings_follow_moves_and_deletes(self):
         objects.HostMapping(self.context, host='h1',
                             cell_mapping=self.cell_a).create()
