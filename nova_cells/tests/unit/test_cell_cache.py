@@ -18,6 +18,9 @@ class TestCellListCache(base.TestCase):
 
     def setUp(self):
         super().setUp()
+        # This list is kept only with the mapping cache off; on, the
+        # mapping cache keeps it (tests/unit/test_mapping_cache.py).
+        self.flags(group='cells', mapping_cache=False)
         self.context = context.get_admin_context()
         self.cells = [FakeCell(name='cell0', cell0=True),
                       FakeCell(name='cell1'),
@@ -88,3 +91,16 @@ class TestCellListCache(base.TestCase):
         self.cache.invalidate()
         self.cache.get(self.context)
         self.assertEqual(2, self.loads)
+
+
+class TestCellListCacheWithTheMappingCache(base.TestCase):
+
+    def test_every_call_reads_the_mapping_caches_list(self):
+        loads = []
+        cache = cell_cache.CellListCache(
+            lambda ctxt: loads.append(1) or [FakeCell(name='cell1')],
+            FakeClock())
+        self.flags(group='cells', mapping_cache=True, cell_cache_ttl=30)
+        cache.get(context.get_admin_context())
+        cache.get(context.get_admin_context())
+        self.assertEqual(2, len(loads))
