@@ -96,8 +96,7 @@ class _ApiChecks:
         self.assertRows(connection, 'cell_mappings',
                         legacy_schemas.API_ROWS['cell_mappings'])
 
-    def _check_api_0004_mapping_cache_generation(self, inspector,
-                                                 connection):
+    def _check_api_0004_mapping_generation(self, inspector, connection):
         self.assertEqual({'id': False, 'generation': False},
                          schema.nullable(inspector,
                                          'mapping_cache_generation'))

@@ -6,14 +6,14 @@ per ``[cells] mapping_cache_check_interval`` (design D10).
 
 Frozen: never edit; write a new revision instead.
 
-Revision ID: api_0004_mapping_cache_generation
+Revision ID: api_0004_mapping_generation
 Revises: api_0003_map_instances_markers
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'api_0004_mapping_cache_generation'
+revision = 'api_0004_mapping_generation'
 down_revision = 'api_0003_map_instances_markers'
 branch_labels = None
 depends_on = None
