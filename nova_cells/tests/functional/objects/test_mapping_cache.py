@@ -186,8 +186,12 @@ class TestMappingCache(base.DatabaseTestCase):
                           self.cell_b.uuid)
         self.assertEqual(['a'], [
             c.name for c in objects.CellMappingList.get_all(self.context)])
-        error = self.assertRaises(exception.CellDeleted, held.target,
-                                  self.context)
+
+        def target_held_cell():
+            with held.target(self.context):
+                pass   # targeting happens on entry
+
+        error = self.assertRaises(exception.CellDeleted, target_held_cell)
         self.assertIn(self.cell_b.uuid, str(error))
         self.assertIn('(b)', str(error))
 
