@@ -1,12 +1,14 @@
-"""Recognise a database Nova built with sqlalchemy-migrate, before adopting it.
+"""Recognise a database Nova built, before adopting it.
 
 A database still under sqlalchemy-migrate control has a ``migrate_version``
-table and no alembic revision. :func:`verify` decides whether the tables this
-project owns are the ones Nova's final migrate-era schema created: every
-column this project reads is present with a compatible type, and the unique
-constraints it relies on exist (under any name). Only then may
-:mod:`nova_cells.db.migration` stamp the database at the first revision of
-its line and upgrade it.
+table and no alembic revision; one that Nova's alembic lines manage has
+Nova's revision in ``alembic_version``. :func:`verify` (migrate era) and
+:func:`verify_nova_alembic` decide whether the tables this project uses are
+the ones Nova created: every column this project reads is present with a
+compatible type, and the unique constraints it relies on exist (under any
+name). Only then may :mod:`nova_cells.db.migration` record the first
+revision of the line and upgrade. Nova's alembic lines never changed these
+columns, so one layout serves both.
 
 The layouts below are frozen: they describe what Nova created, which never
 changes, so a later revision adding a column must not add it here.
@@ -195,6 +197,18 @@ def _repository_problems(connection, layout: LegacyLayout) -> list[str]:
         if repository != layout.repository_id]
 
 
+def _layout_problems(connection, inspector, layout: LegacyLayout
+                     ) -> list[str]:
+    existing = set(inspector.get_table_names())
+    problems = []
+    for table in layout.tables:
+        if table.name not in existing:
+            problems.append('table %s is missing' % table.name)
+            continue
+        problems.extend(_table_problems(connection, inspector, table))
+    return problems
+
+
 def find_problems(connection, database: str) -> list[str]:
     """Everything that keeps the database at ``connection`` from adoption."""
     layout = LAYOUTS[database]
@@ -206,12 +220,7 @@ def find_problems(connection, database: str) -> list[str]:
                        inspector.get_columns(MIGRATE_VERSION_TABLE)}
     if 'repository_id' in migrate_columns:
         problems.extend(_repository_problems(connection, layout))
-    existing = set(inspector.get_table_names())
-    for table in layout.tables:
-        if table.name not in existing:
-            problems.append('table %s is missing' % table.name)
-            continue
-        problems.extend(_table_problems(connection, inspector, table))
+    problems.extend(_layout_problems(connection, inspector, layout))
     return problems
 
 
@@ -230,3 +239,26 @@ def verify(connection, database: str, label: str, url: str) -> None:
             "bring it to Nova's final migrate-era schema (Nova's own "
             'db sync) and run this again.' % (
                 label, url, '; '.join(problems))))
+
+
+def verify_nova_alembic(connection, database: str, label: str, url: str,
+                        nova_revisions: list[str]) -> None:
+    """Raise unless a database Nova's alembic line manages can be adopted.
+
+    Every Nova release since the move to alembic keeps the columns this
+    project uses as the migrate era left them, so the same layout is
+    checked, whatever Nova's revision (``nova_revisions``, only named in
+    the message). ``url`` must already be masked.
+
+    :raises DatabaseMigrationError: naming every table and column that
+        does not match.
+    """
+    problems = _layout_problems(connection, sa.inspect(connection),
+                                LAYOUTS[database])
+    if problems:
+        raise exception.DatabaseMigrationError(reason=(
+            'the %s database at %s records alembic revision %s (not one of '
+            "nova_cells') but its tables do not hold what nova_cells "
+            'uses: %s. Nothing was changed; point nova_cells at a Nova %s '
+            'database.' % (label, url, ', '.join(nova_revisions) or
+                           '(none)', '; '.join(problems), label)))

@@ -5,15 +5,36 @@ Two independent alembic environments, one per kind of database
 once per deployment, each cell's main database on its own, by targeting a
 context at the cell.
 
+Each line records its revision in a version table of its own
+(:data:`VERSION_TABLES`: ``nova_cells_api_version``,
+``nova_cells_main_version``), never in ``alembic_version``, which belongs to
+Nova's alembic lines: a database both projects migrate keeps both records
+apart, and Nova's ``nova-manage api_db|db sync`` keeps working on it.
+
 What :func:`db_sync` does with a database depends on what it finds:
 
-* an alembic revision this project knows: upgrade to the requested one;
-* an alembic revision it does not know (a newer release, another project,
-  the other line): refuse, change nothing;
+* a revision in its version table that this project knows: upgrade to the
+  requested one;
+* a revision it does not know (a newer release, the other line): refuse,
+  change nothing;
+* no version table of its own, but ``alembic_version``:
+
+  - holding this line's revision (a database this project migrated before
+    it had a version table of its own): the revision moves to the version
+    table and ``alembic_version`` goes, in the same transaction as the
+    upgrade;
+  - holding any other revision (Nova's alembic line, any release): check
+    the tables this project uses (:mod:`nova_cells.db.legacy`), record the
+    line's first revision, which describes them, and upgrade. Nova's
+    ``alembic_version`` and everything else of Nova's stay as they are:
+    on such a database later revisions only add objects of their own (see
+    :func:`nova_manages`). A mismatch is refused unchanged, naming the table
+    and column;
+
 * no alembic revision but a ``migrate_version`` table (Nova's
-  sqlalchemy-migrate era): check the tables against Nova's legacy layout
-  (:mod:`nova_cells.db.legacy`), stamp the first revision, which describes
-  that layout, and upgrade; rows are kept. A mismatch is refused unchanged;
+  sqlalchemy-migrate era): check the tables against Nova's legacy layout,
+  record the first revision and upgrade; rows are kept. A mismatch is
+  refused unchanged;
 * nothing at all: build the schema from the first revision.
 
 Downgrades are refused, as in Nova: a revision older than the current one is
@@ -55,7 +76,12 @@ LOG = logging.getLogger(__name__)
 API = 'api'
 MAIN = 'main'
 HEAD = 'head'
+#: Where Nova's alembic lines (and releases of this project before it had
+#: version tables of its own) record their revision.
 ALEMBIC_VERSION_TABLE = 'alembic_version'
+#: Where each line of this project records its revision.
+VERSION_TABLES = {API: 'nova_cells_api_version',
+                  MAIN: 'nova_cells_main_version'}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,11 +90,14 @@ class _Line:
     label: str
     directory: str
     conf_group: str
+    version_table: str
 
 
 _LINES = {
-    API: _Line(API, 'API', 'api_migrations', 'api_database'),
-    MAIN: _Line(MAIN, 'main', 'main_migrations', 'database'),
+    API: _Line(API, 'API', 'api_migrations', 'api_database',
+               VERSION_TABLES[API]),
+    MAIN: _Line(MAIN, 'main', 'main_migrations', 'database',
+                VERSION_TABLES[MAIN]),
 }
 
 
@@ -90,6 +119,7 @@ def alembic_config(database: str = API, connection=None):
                             line.directory)
     # The ini layer interpolates '%'; a path is the only value it ever sees.
     config.set_main_option('script_location', location.replace('%', '%%'))
+    config.attributes['version_table'] = line.version_table
     if connection is not None:
         config.attributes['connection'] = connection
     return config
@@ -217,13 +247,36 @@ def _sqlite_file_missing(url: str) -> bool:
     return database is not None and not os.path.exists(database)
 
 
-def _stored_revisions(connection) -> list[str] | None:
-    """Revisions in ``alembic_version``; None when there is no such table."""
-    if not sa.inspect(connection).has_table(ALEMBIC_VERSION_TABLE):
+def _stored_revisions(connection, table: str) -> list[str] | None:
+    """Revisions recorded in ``table``; None when there is no such table."""
+    if not sa.inspect(connection).has_table(table):
         return None
-    table = sa.table(ALEMBIC_VERSION_TABLE, sa.column('version_num'))
+    version = sa.table(table, sa.column('version_num'))
     return list(connection.execute(
-        sa.select(table.c.version_num)).scalars())
+        sa.select(version.c.version_num)).scalars())
+
+
+def _recorded_revisions(connection, line: _Line) -> list[str] | None:
+    """This line's revisions: from its version table, else from an
+    ``alembic_version`` holding only this line's (not moved yet)."""
+    stored = _stored_revisions(connection, line.version_table)
+    if stored is not None:
+        return stored
+    stored = _stored_revisions(connection, ALEMBIC_VERSION_TABLE)
+    if stored and set(stored) <= set(revisions(line.name)):
+        return stored
+    return None
+
+
+def nova_manages(connection) -> bool:
+    """True when Nova's alembic line manages this database too.
+
+    Revisions call this to leave Nova's objects alone: on such a database
+    they only add objects of their own. A database this project migrated
+    on its own has no ``alembic_version`` once its revision has moved to
+    the line's version table, which :func:`db_sync` does before upgrading.
+    """
+    return sa.inspect(connection).has_table(ALEMBIC_VERSION_TABLE)
 
 
 def db_version(database: str = API, context=None) -> str | None:
@@ -231,6 +284,7 @@ def db_version(database: str = API, context=None) -> str | None:
 
     With a context targeted at a cell, ``database='main'`` reads that cell's
     database. A SQLite database that does not exist yet is not created.
+    A database only Nova migrates (not adopted yet) has none.
     """
     line = _line(database)
     url = _database_url(line, context)
@@ -240,7 +294,7 @@ def db_version(database: str = API, context=None) -> str | None:
     engine, connection = _connect(line, url, _cell_label(context))
     try:
         with connection:
-            stored = _stored_revisions(connection)
+            stored = _recorded_revisions(connection, line)
     finally:
         engine.dispose()
     if not stored:
@@ -274,58 +328,121 @@ def db_sync(version: str | None = None, database: str = API,
 
 
 def _current_revision(connection, line: _Line, masked_url: str):
-    stored = _stored_revisions(connection)
+    """The revision in the line's version table (None: no table, or
+    empty); refuses one this release does not know."""
+    stored = _stored_revisions(connection, line.version_table)
     if not stored:
         return None
     known = revisions(line.name)
     unknown = [revision for revision in stored if revision not in known]
     if not unknown and len(stored) > 1:
         raise exception.DatabaseMigrationError(reason=(
-            'the %s database at %s records several revisions (%s) but '
+            'the %s database at %s records several revisions (%s) in %s but '
             'this line has a single history. Nothing was changed.' % (
-                line.label, masked_url, ', '.join(stored))))
+                line.label, masked_url, ', '.join(stored),
+                line.version_table)))
     if unknown:
-        other = [revision for revision in unknown
-                 if revision in revisions(_other_line(line))]
+        other = _other_line(line)
         hint = (' (a %s database revision: is this the right database?)' %
-                _LINES[_other_line(line)].label if other else '')
+                other.label if set(unknown) & set(revisions(other.name))
+                else '')
         raise exception.DatabaseMigrationError(reason=(
             'the %s database at %s is at revision %s, which this version '
             'of nova_cells does not know%s; known revisions: %s. Nothing '
             'was changed.' % (line.label, masked_url, ', '.join(stored),
                               hint, ', '.join(known))))
+    _finish_move(connection, line, masked_url)
     return stored[0]
 
 
-def _other_line(line: _Line) -> str:
-    return MAIN if line.name == API else API
+def _other_line(line: _Line) -> _Line:
+    return _LINES[MAIN if line.name == API else API]
 
 
-def _adopt_or_check_empty(connection, line: _Line, masked_url: str):
-    """The revision to start from when alembic has recorded none."""
+def _refuse_other_line(connection, line: _Line, masked_url: str) -> None:
+    """Refuse a database the other line manages: the wrong URL."""
+    other = _other_line(line)
+    found = _stored_revisions(connection, other.version_table)
+    moved = _stored_revisions(connection, ALEMBIC_VERSION_TABLE) or []
+    found = found or [revision for revision in moved
+                      if revision in revisions(other.name)]
+    if found:
+        raise exception.DatabaseMigrationError(reason=(
+            'the %s database at %s is at revision %s, a %s database '
+            'revision: is this the right database? Nothing was changed.' % (
+                line.label, masked_url, ', '.join(found), other.label)))
+
+
+def _finish_move(connection, line: _Line, masked_url: str) -> None:
+    """Drop an ``alembic_version`` left holding only this line's revisions
+    next to its version table: a move MySQL's DDL commits cut short."""
+    stored = _stored_revisions(connection, ALEMBIC_VERSION_TABLE)
+    if stored and set(stored) <= set(revisions(line.name)):
+        LOG.info('Dropping the %s left by an earlier move of the %s '
+                 'database at %s', ALEMBIC_VERSION_TABLE, line.label,
+                 masked_url)
+        sa.Table(ALEMBIC_VERSION_TABLE, sa.MetaData()).drop(connection)
+
+
+def _stamp(connection, line: _Line, revision: str) -> str:
+    command.stamp(alembic_config(line.name, connection), revision)
+    return revision
+
+
+def _move_or_adopt(connection, line: _Line, masked_url: str):
+    """The revision to start from when the line's version table records
+    none: moved from ``alembic_version``, adopted, or None (empty)."""
+    _refuse_other_line(connection, line, masked_url)
     layout = legacy.LAYOUTS[line.name]
     inspector = sa.inspect(connection)
+    alembic_revisions = _stored_revisions(connection, ALEMBIC_VERSION_TABLE)
+    known = revisions(line.name)
+    ours = [revision for revision in alembic_revisions or ()
+            if revision in known]
+    if ours:
+        foreign = sorted(set(alembic_revisions) - set(ours))
+        if foreign or len(ours) > 1:
+            raise exception.DatabaseMigrationError(reason=(
+                'the %s database at %s records revisions %s in %s; '
+                'refusing to guess which is current. Nothing was '
+                'changed.' % (line.label, masked_url,
+                              ', '.join(alembic_revisions),
+                              ALEMBIC_VERSION_TABLE)))
+        LOG.info('Moving the revision %s of the %s database at %s from %s '
+                 'to %s', ours[0], line.label, masked_url,
+                 ALEMBIC_VERSION_TABLE, line.version_table)
+        _stamp(connection, line, ours[0])
+        _finish_move(connection, line, masked_url)
+        return ours[0]
+    if alembic_revisions is not None:
+        legacy.verify_nova_alembic(connection, line.name, line.label,
+                                   masked_url, alembic_revisions)
+        LOG.info("Adopting the %s database at %s, at Nova's revision %s: "
+                 'recording %s in %s', line.label, masked_url,
+                 ', '.join(alembic_revisions) or '(none)', layout.revision,
+                 line.version_table)
+        return _stamp(connection, line, layout.revision)
     if inspector.has_table(legacy.MIGRATE_VERSION_TABLE):
         legacy.verify(connection, line.name, line.label, masked_url)
-        LOG.info('Adopting the legacy %s database at %s: stamping %s',
-                 line.label, masked_url, layout.revision)
-        command.stamp(alembic_config(line.name, connection), layout.revision)
-        return layout.revision
+        LOG.info('Adopting the legacy %s database at %s: recording %s in %s',
+                 line.label, masked_url, layout.revision, line.version_table)
+        return _stamp(connection, line, layout.revision)
     existing = sorted(set(layout.table_names) &
                       set(inspector.get_table_names()))
     if existing:
         raise exception.DatabaseMigrationError(reason=(
             'the %s database at %s has tables (%s) but records no schema '
-            'revision (no alembic_version, no migrate_version); refusing to '
-            'guess what they are. Nothing was changed.' % (
-                line.label, masked_url, ', '.join(existing))))
+            'revision (no %s, no alembic_version, no migrate_version); '
+            'refusing to guess what they are. Nothing was changed.' % (
+                line.label, masked_url, ', '.join(existing),
+                line.version_table)))
     return None
 
 
 def _sync(connection, line: _Line, target: str, masked_url: str) -> None:
     current = _current_revision(connection, line, masked_url)
     if current is None:
-        current = _adopt_or_check_empty(connection, line, masked_url)
+        current = _move_or_adopt(connection, line, masked_url)
     if current == target:
         LOG.info('The %s database at %s is already at %s', line.label,
                  masked_url, target)
@@ -350,6 +467,7 @@ def run_environment(alembic_context, target_metadata) -> None:
     alembic_context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        version_table=alembic_context.config.attributes['version_table'],
         render_as_batch=connection.dialect.name == 'sqlite',
         compare_type=True,
     )

@@ -16,6 +16,10 @@ assuming names: Nova's foreign keys are unnamed, and each backend named
 them its own way (``*_ibfk_1`` on MySQL, ``*_fkey`` on PostgreSQL, none on
 SQLite). No column changes type and no row is touched.
 
+On a database Nova's own alembic line manages (one adopted with Nova's
+revision in ``alembic_version``), it changes nothing: Nova still migrates
+those tables, and its revisions expect its own names.
+
 Frozen: never edit; write a new revision instead.
 
 Revision ID: api_0002_naming_convention
@@ -24,6 +28,8 @@ Revises: api_0001_nova_legacy
 
 import sqlalchemy as sa
 from alembic import op
+
+from nova_cells.db import migration
 
 revision = 'api_0002_naming_convention'
 down_revision = 'api_0001_nova_legacy'
@@ -171,6 +177,10 @@ def _rename_primary_keys() -> None:
 
 
 def upgrade() -> None:
+    if migration.nova_manages(op.get_bind()):
+        # Nova's alembic line owns these tables, their names and columns;
+        # this project reads them as they are (see migration.nova_manages).
+        return
     _convert_table('cell_mappings', _cell_mappings)
     _convert_table('host_mappings', _mapping_table('host_mappings'))
     _convert_table('instance_mappings',

@@ -155,12 +155,17 @@ class LineTests:
         self.assertEqual(self.head, self.version())
 
     # -- databases this project will not touch -------------------------
-    def _store_revision(self, revision):
+    def _store_revision(self, revision, table=None):
         def update(_inspector, connection):
-            table = sa.table('alembic_version', sa.column('version_num'))
-            connection.execute(table.update().values(version_num=revision))
+            version = sa.table(table or self.version_table,
+                               sa.column('version_num'))
+            connection.execute(version.update().values(version_num=revision))
             connection.commit()
         schema.inspect(self.url, update)
+
+    @property
+    def version_table(self):
+        return migration.VERSION_TABLES[self.DATABASE]
 
     def test_unknown_revision_is_refused_unchanged(self):
         self.sync()
@@ -201,7 +206,7 @@ class LineTests:
         self.assertEqual(set(), set(before) - set(after))
         self.assertLessEqual(
             set(after) - set(before),
-            set(METADATA[self.DATABASE].tables) | {'alembic_version'})
+            set(METADATA[self.DATABASE].tables) | {self.version_table})
         for table in before:
             self.assertEqual(before[table]['rows'], after[table]['rows'],
                              table)
@@ -225,3 +230,137 @@ class LineTests:
             self.assertIn('table %s is missing' % table, str(error))
 
 
+
+    # -- databases that recorded this line's revision in alembic_version --
+    def _record_in_alembic_version(self, revision, keep_version_table=False):
+        """The database as an earlier release of nova_cells left it."""
+        def move_back(_inspector, connection):
+            connection.exec_driver_sql(
+                'CREATE TABLE alembic_version (version_num VARCHAR(32) NOT '
+                'NULL PRIMARY KEY)')
+            table = sa.table('alembic_version', sa.column('version_num'))
+            connection.execute(table.insert().values(version_num=revision))
+            if not keep_version_table:
+                connection.exec_driver_sql('DROP TABLE ' + self.version_table)
+            connection.commit()
+        schema.inspect(self.url, move_back)
+
+    def test_revision_in_alembic_version_moves_to_the_version_table(self):
+        first = migration.revisions(self.DATABASE)[0]
+        self.sync(first)
+        self._record_in_alembic_version(first)
+        self.assertEqual(first, self.version())
+        self.sync()
+        self.assertEqual(self.head, self.version())
+        tables = schema.inspect(self.url, lambda inspector, _c: set(
+            inspector.get_table_names()))
+        self.assertNotIn('alembic_version', tables)
+        self.assertIn(self.version_table, tables)
+        self.assertEqual([], schema_differences(self.url, self.DATABASE))
+        before = schema.snapshot(self.url)
+        self.sync()
+        self.assertEqual(before, schema.snapshot(self.url))
+
+    def test_move_cut_short_by_mysql_ddl_is_finished(self):
+        self.sync()
+        self._record_in_alembic_version(self.head, keep_version_table=True)
+        self.sync()
+        tables = schema.inspect(self.url, lambda inspector, _c: set(
+            inspector.get_table_names()))
+        self.assertNotIn('alembic_version', tables)
+        self.assertEqual(self.head, self.version())
+
+    def test_several_revisions_in_alembic_version_are_refused(self):
+        first = migration.revisions(self.DATABASE)[0]
+        self.sync(first)
+        self._record_in_alembic_version(first)
+        schema.inspect(self.url, lambda _inspector, connection: (
+            connection.execute(sa.table(
+                'alembic_version', sa.column('version_num')).insert().values(
+                    version_num='cdeec0c85668')), connection.commit()))
+        self.assertRefusedUnchanged('refusing to guess which is current')
+
+    # -- databases Nova's alembic line manages ---------------------------
+    NOVA_REVISION = None
+
+    def _nova_alembic_database(self, omit=frozenset()):
+        """What Nova's alembic line leaves: the same tables as the
+        legacy layout, Nova's revision in alembic_version instead of a
+        migrate_version table."""
+        legacy_schemas.create(self.url, self.DATABASE, omit=omit)
+
+        def to_alembic(_inspector, connection):
+            connection.exec_driver_sql('DROP TABLE migrate_version')
+            connection.exec_driver_sql(
+                'CREATE TABLE alembic_version (version_num VARCHAR(32) NOT '
+                'NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY '
+                '(version_num))')
+            connection.execute(sa.table(
+                'alembic_version', sa.column('version_num')).insert().values(
+                    version_num=self.NOVA_REVISION))
+            connection.commit()
+        schema.inspect(self.url, to_alembic)
+
+    def test_nova_alembic_database_is_adopted_adding_only_our_own(self):
+        self._nova_alembic_database()
+        self.assertIsNone(self.version())
+        before = schema.snapshot(self.url)
+        self.sync()
+        self.assertEqual(self.head, self.version())
+        after = schema.snapshot(self.url)
+        assert_only_own_objects_added(self, before, after, self.DATABASE)
+        self.assertEqual(before['alembic_version'], after['alembic_version'])
+        # Synced again, and with the other line's version table beside it:
+        # nothing changes.
+        self.sync()
+        self.assertEqual(after, schema.snapshot(self.url))
+
+    def test_nova_alembic_database_missing_a_column_is_refused(self):
+        table, column = self.REQUIRED_COLUMN
+        self._nova_alembic_database(omit={(table, column)})
+        error = self.assertRefusedUnchanged('table %s has no column %s' % (
+            table, column))
+        self.assertIn(self.NOVA_REVISION, str(error))
+        self.assertIsNone(self.version())
+
+    def test_nova_alembic_database_of_the_other_kind_is_refused(self):
+        other = migration.MAIN if self.DATABASE == migration.API else (
+            migration.API)
+        legacy_schemas.create(self.url, other)
+        schema.inspect(self.url, lambda _inspector, connection: (
+            connection.exec_driver_sql('DROP TABLE migrate_version'),
+            connection.exec_driver_sql(
+                'CREATE TABLE alembic_version (version_num VARCHAR(32) '
+                'NOT NULL PRIMARY KEY)'),
+            connection.commit()))
+        error = self.assertRefusedUnchanged('tables do not hold')
+        for table in legacy.LAYOUTS[self.DATABASE].table_names:
+            self.assertIn('table %s is missing' % table, str(error))
+
+
+#: Prefixes of the names this project gives its own indexes and
+#: constraints (model_base.NAMING_CONVENTION); Nova names its indexes
+#: ``<table>_<column>..._idx`` and never starts one with these.
+OWN_INDEX_PREFIXES = ('ix_', 'fk_', 'pk_')
+
+
+def assert_only_own_objects_added(test, before: dict, after: dict,
+                                  database: str) -> None:
+    """Nothing of ``before`` (a Nova database) changed in ``after``: no
+    table, column, index, constraint or row of Nova's dropped, renamed or
+    altered. What was added is this project's own: tables of its models
+    or its version table, and indexes named by its convention."""
+    for table, shape in before.items():
+        test.assertIn(table, after)
+        for part in ('columns', 'unique', 'foreign_keys', 'rows'):
+            test.assertEqual(shape[part], after[table][part],
+                             '%s of %s' % (part, table))
+        test.assertEqual(set(), set(shape['indexes']) - set(
+            after[table]['indexes']), 'indexes of %s' % table)
+        for name, _columns, _unique in (set(after[table]['indexes']) -
+                                        set(shape['indexes'])):
+            test.assertTrue(name.startswith(OWN_INDEX_PREFIXES),
+                            'index %s added to %s' % (name, table))
+    own_tables = set(METADATA[database].tables) | {
+        migration.VERSION_TABLES[database]}
+    test.assertLessEqual(set(after) - set(before), own_tables)

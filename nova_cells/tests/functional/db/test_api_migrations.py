@@ -21,6 +21,8 @@ from nova_cells.tests.functional.db import schema_snapshot as schema
 class _ApiChecks:
     DATABASE = migration.API
     REQUIRED_COLUMN = ('instance_mappings', 'user_id')
+    #: Nova 34's API database head.
+    NOVA_REVISION = 'cdeec0c85668'
 
     def _check_api_0001_nova_legacy(self, inspector, connection):
         self.assertEqual({'uuid_idx': ('uuid',)},

@@ -20,6 +20,8 @@ from nova_cells.tests.functional.db import schema_snapshot as schema
 class _MainChecks:
     DATABASE = migration.MAIN
     REQUIRED_COLUMN = ('compute_nodes', 'mapped')
+    #: Nova 34's main database head.
+    NOVA_REVISION = 'ab450ba04102'
 
     def _check_main_0001_nova_legacy(self, inspector, connection):
         for table in legacy.MAIN_LAYOUT.tables:
