@@ -14,7 +14,11 @@ _LOGGING_REGISTERED = False
 def _register_logging_options() -> None:
     global _LOGGING_REGISTERED
     if not _LOGGING_REGISTERED:
-        logging.register_options(CONF)
+        # A host service (a Nova fork) may have registered oslo.log's
+        # options and parsed its command line already; registering them
+        # again would be refused once the arguments are parsed.
+        if 'log_config_append' not in CONF:
+            logging.register_options(CONF)
         _LOGGING_REGISTERED = True
 
 

@@ -59,7 +59,14 @@ messaging_default_opts = _default_group_opts()
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_opts(messaging_default_opts)
+    for opt in messaging_default_opts:
+        try:
+            conf.register_opt(opt)
+        except cfg.DuplicateOptError:
+            # oslo.messaging registered its own first, with defaults a
+            # service changed (Nova sets control_exchange to 'nova'):
+            # the service's stays.
+            pass
     for group, opts in _global_only_opts():
         conf.register_opts(opts, group=group)
 

@@ -38,7 +38,14 @@ def state_path_def(*parts: str) -> str:
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_opts(path_opts)
+    try:
+        conf.register_opts(path_opts)
+    except cfg.DuplicateOptError:
+        # Inside a Nova process nova.conf has registered Nova's own
+        # state_path on the same CONF: that one stays, and the embedded
+        # SQLite defaults live under Nova's state directory. It is the
+        # only option both projects define differently.
+        pass
 
 
 def list_opts():

@@ -7,7 +7,10 @@ module. Each name must be the project's own implementation, not a copy.
 """
 
 import sqlalchemy as sa
+import testtools
+from oslo_config import cfg
 
+from nova_cells import conf as nova_cells_conf
 from nova_cells import context
 from nova_cells import exception
 from nova_cells import objects
@@ -167,3 +170,18 @@ class StrictTargetingTestCase(base.DatabaseTestCase):
         self.assertEqual([], list(objects.HostMappingList.get_all(
             self.context)))
 
+
+
+class SharedOptionsTestCase(testtools.TestCase):
+    """In a Nova process, options Nova registered first are kept."""
+
+    def test_nova_definitions_of_shared_options_stay(self):
+        conf = cfg.ConfigOpts()
+        conf.register_opts([
+            cfg.StrOpt('state_path', default='/var/lib/nova'),
+            cfg.StrOpt('control_exchange', default='nova')])
+        nova_cells_conf.register_all(conf)
+        conf([])
+        self.assertEqual('/var/lib/nova', conf.state_path)
+        self.assertEqual('nova', conf.control_exchange)
+        self.assertFalse(conf.cells.require_targeted_context)
