@@ -14,11 +14,16 @@ DEMO_CONFIG ?=
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt test-requirements.txt setup.cfg
+# The MySQL and PostgreSQL drivers are the package's extras
+# (nova_cells[mysql], nova_cells[postgresql]); the tests use both.
+EXTRAS := mysql,postgresql
+PIP_INSTALL := $(VENV_PYTHON) -m pip install --quiet -c constraints.txt
+
+$(STAMP): requirements.txt test-requirements.txt setup.cfg constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
-	$(VENV_PYTHON) -m pip install --quiet -r requirements.txt -r test-requirements.txt
-	$(VENV_PYTHON) -m pip install --quiet --no-deps -e .
+	$(PIP_INSTALL) -r requirements.txt -r test-requirements.txt
+	$(PIP_INSTALL) -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -53,8 +58,8 @@ DOCS_STAMP := $(VENV)/.docs-installed
 
 .PHONY: docs
 
-$(DOCS_STAMP): $(STAMP) doc/requirements.txt
-	$(VENV_PYTHON) -m pip install --quiet -r doc/requirements.txt
+$(DOCS_STAMP): $(STAMP) doc/requirements.txt constraints.txt
+	$(PIP_INSTALL) -r doc/requirements.txt
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)

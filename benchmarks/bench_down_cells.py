@@ -85,10 +85,10 @@ def _healthy_cell(directory: str, name: str) -> _Cell:
     import sqlalchemy as sa
 
     from nova_cells.db.sqlalchemy import models
-    from nova_cells.tests.fixtures import database as database_fixture
+    from nova_cells.db.sqlalchemy import schema
 
     url = 'sqlite:///' + os.path.join(directory, name + '.sqlite')
-    database_fixture.create_schema(url, 'main')
+    schema.create_tables(url, 'main')
     uuids = tuple(str(uuid_lib.uuid4()) for _ in range(INSTANCES_PER_CELL))
     engine = sa.create_engine(url)
     with engine.begin() as connection:
@@ -217,11 +217,11 @@ def _bench_reads(root, directory: str) -> dict:
 def _bench_check_cells(root, directory: str) -> dict:
     from nova_cells.cells_admin import health_check
     from nova_cells.conf import CONF
+    from nova_cells.db.sqlalchemy import schema
     from nova_cells.objects import cell_mapping
-    from nova_cells.tests.fixtures import database as database_fixture
     from nova_cells.tests.fixtures import sick_servers
 
-    database_fixture.create_schema(CONF.api_database.connection, 'api')
+    schema.create_tables(CONF.api_database.connection, 'api')
     listeners = [sick_servers.SilentListener() for _ in range(CHECK_HUNG)]
     for listener in listeners:
         listener.setUp()
@@ -232,7 +232,7 @@ def _bench_check_cells(root, directory: str) -> dict:
             else:
                 url = 'sqlite:///' + os.path.join(
                     directory, 'check%d.sqlite' % index)
-                database_fixture.create_schema(url, 'main')
+                schema.create_tables(url, 'main')
             cell_mapping.CellMapping(
                 root, uuid=str(uuid_lib.uuid4()), name='c%d' % index,
                 database_connection=url, transport_url='fake://').create()

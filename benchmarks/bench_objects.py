@@ -71,19 +71,19 @@ def _populate(directory: str) -> dict:
     and the ids to look up."""
     from nova_cells.db.sqlalchemy import api_models
     from nova_cells.db.sqlalchemy import models
-    from nova_cells.tests.fixtures import database as database_fixture
+    from nova_cells.db.sqlalchemy import schema
 
     def url(name):
         return 'sqlite:///' + os.path.join(directory, name + '.sqlite')
 
     api_url, main_url = url('api'), url('main')
-    database_fixture.create_schema(api_url, 'api')
-    database_fixture.create_schema(main_url, 'main')
+    schema.create_tables(api_url, 'api')
+    schema.create_tables(main_url, 'main')
     cells = []
     mappings = []
     for index in range(CELLS):
         cell_url = url('cell%d' % index)
-        database_fixture.create_schema(cell_url, 'main')
+        schema.create_tables(cell_url, 'main')
         cell = {'id': index + 1, 'uuid': str(uuid_lib.uuid4()),
                 'name': 'cell%d' % index, 'database_connection': cell_url,
                 'transport_url': 'none:///', 'disabled': False}

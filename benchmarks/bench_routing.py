@@ -97,9 +97,9 @@ def _configure(directory: str):
 
 def _populate(url: str) -> list[str]:
     from nova_cells.db.sqlalchemy import models
-    from nova_cells.tests.fixtures import database as database_fixture
+    from nova_cells.db.sqlalchemy import schema
 
-    database_fixture.create_schema(url, 'main')
+    schema.create_tables(url, 'main')
     uuids = [str(uuid_lib.uuid4()) for _ in range(INSTANCES)]
     engine = sa.create_engine(url)
     with engine.begin() as connection:

@@ -100,9 +100,9 @@ def _rows(count: int, rng: random.Random) -> list[dict]:
 
 def _populate(url: str, rows: list[dict]) -> None:
     from nova_cells.db.sqlalchemy import models
-    from nova_cells.tests.fixtures import database as database_fixture
+    from nova_cells.db.sqlalchemy import schema
 
-    database_fixture.create_schema(url, 'main')
+    schema.create_tables(url, 'main')
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.execute(models.Instance.__table__.insert(), rows)

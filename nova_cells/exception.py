@@ -272,3 +272,27 @@ class HostHasInstances(Conflict):
 
 class InvalidMaxCount(Invalid):
     msg_fmt = '%(option)s must be a positive number, not %(value)s.'
+
+
+class SQLiteDirectoryMissing(NotFound):
+    msg_fmt = ('the directory %(directory)s does not exist; create it '
+               'first if this SQLite path is the one you meant')
+
+
+class InvalidCellName(Invalid):
+    msg_fmt = 'Invalid cell name: %(reason)s.'
+
+
+class CellDatabaseMismatch(Conflict):
+    msg_fmt = ('%(missing)d of the %(mapped)d instance(s) mapped to cell '
+               '%(cell)s are not in its database at all, not even deleted: '
+               'is its database URL the right one? Nothing was deleted.')
+
+
+class SQLiteNestedWrite(Invalid):
+    msg_fmt = ('A second write to the SQLite database %(path)s started '
+               'while this thread holds a write transaction on it through '
+               'another connection (a targeted write nested in a write on '
+               'the same cell): SQLite allows one writer at a time, so it '
+               'would wait for itself. Write through the outer context, or '
+               'commit the outer transaction first.')

@@ -35,6 +35,7 @@ from nova_cells import urls
 from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
+from nova_cells.db.sqlalchemy import models
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 
 LOG = logging.getLogger(__name__)
@@ -47,6 +48,23 @@ CELL0_UUID = cell_mapping_obj.CELL0_UUID
 CELL0_NAME = 'cell0'
 #: cell0 has no message queue: nothing is ever scheduled to it.
 CELL0_TRANSPORT_URL = 'none:///'
+#: The name column's width; a name is one line of printable text.
+MAX_NAME_LENGTH = 255
+
+
+def check_name(name: str | None) -> None:
+    """:raises InvalidCellName: ``name`` is not one line of printable
+    text of at most :data:`MAX_NAME_LENGTH` characters (a newline or a
+    terminal escape sequence would forge lines in every listing)."""
+    if name is None:
+        return
+    if not name.strip() or not name.isprintable():
+        raise exception.InvalidCellName(
+            reason='it must be one line of printable text')
+    if len(name) > MAX_NAME_LENGTH:
+        raise exception.InvalidCellName(
+            reason='it has %d characters; at most %d are allowed' % (
+                len(name), MAX_NAME_LENGTH))
 
 
 def get_cell(ctxt: nova_context.RequestContext,
@@ -139,11 +157,13 @@ def create_cell(ctxt: nova_context.RequestContext, name: str | None = None,
                 warn: Warn | None = None) -> CellMapping:
     """Create a cell mapping; unset URLs come from local config (as Nova).
 
+    :raises InvalidCellName: see :func:`check_name`.
     :raises MissingCellURL, InvalidCellURL, CellURLTemplateError: a URL is
         missing or unusable.
     :raises CellDatabaseInUse, CellQueueInUse: another cell already uses
         the database or the message queue.
     """
+    check_name(name)
     label = name or '(new cell)'
     if transport_url is None:
         transport_url = urls.local_url(urls.TRANSPORT)
@@ -225,6 +245,7 @@ def update_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
     nothing.
 
     :raises InvalidCellState: both ``disable`` and ``enable``.
+    :raises InvalidCellName: see :func:`check_name`.
     :raises CellMappingNotFound: no such cell.
     :raises Cell0StateChange: enabling or disabling cell0.
     :raises MissingCellURL, InvalidCellURL, CellURLTemplateError: bad URL.
@@ -234,10 +255,18 @@ def update_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
     if disable and enable:
         raise exception.InvalidCellState(
             reason='a cell cannot be disabled and enabled at once')
+    check_name(name)
     cell = get_cell(ctxt, cell_uuid)
     label = cell.identity
     if (disable or enable) and cell.is_cell0():
         raise exception.Cell0StateChange()
+    if (cell.is_cell0() and transport_url is not None and
+            not urls.has_no_transport(transport_url)):
+        raise exception.InvalidCellURL(
+            cell=label, kind='transport', url=urls.mask_url(transport_url),
+            reason='cell0 never has a message queue: nothing is ever '
+                   'scheduled to it, so its transport URL stays %s' %
+                   CELL0_TRANSPORT_URL)
     if transport_url is not None:
         urls.check_transport_url(transport_url, label)
         _refuse_if_in_use(ctxt, urls.TRANSPORT, transport_url,
@@ -344,6 +373,36 @@ def _delete_cell_rows(ctxt, cell: CellMapping, force: bool,
     return counts
 
 
+#: Instance uuids looked up in a cell's database per query.
+_UUID_BATCH = 500
+
+
+def _refuse_if_instances_missing(ctxt, cctxt, cell: CellMapping,
+                                 mapped: int) -> None:
+    """:raises CellDatabaseMismatch: instances mapped to the cell are not
+    in its database at all, not even deleted.
+
+    "No live instance" must come from the cell's real database: a
+    mistyped URL that reaches an empty (or freshly migrated) database
+    would otherwise let ``--force`` remove the mappings of live
+    instances.
+    """
+    with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
+        uuids = s.execute(sa.select(
+            api_models.InstanceMapping.instance_uuid).where(
+            api_models.InstanceMapping.cell_id == cell.id)).scalars().all()
+    found = 0
+    with db_api.get_context_manager(cctxt).reader.using(cctxt) as s:
+        for start in range(0, len(uuids), _UUID_BATCH):
+            batch = uuids[start:start + _UUID_BATCH]
+            found += s.execute(sa.select(sa.func.count()).select_from(
+                models.Instance).where(
+                models.Instance.uuid.in_(batch))).scalar_one()
+    if found < mapped:
+        raise exception.CellDatabaseMismatch(
+            cell=cell.identity, missing=mapped - found, mapped=mapped)
+
+
 def _check_before_delete(ctxt, cell: CellMapping,
                          force: bool) -> tuple[_Counts, int]:
     """The cell's mapping counts and live instances, refused if not
@@ -357,6 +416,9 @@ def _check_before_delete(ctxt, cell: CellMapping,
             if counts.instance_mappings:
                 live_instances = db_api.instance_count(cctxt)
             _refuse_if_not_empty(cell, counts, force, live_instances)
+            if counts.instance_mappings:
+                _refuse_if_instances_missing(ctxt, cctxt, cell,
+                                             counts.instance_mappings)
             if counts.hosts:
                 hosts_admin.set_compute_nodes_unmapped(cctxt)
     return counts, live_instances
@@ -374,7 +436,8 @@ def delete_cell(ctxt: nova_context.RequestContext, cell_uuid: str,
     ``map_instances`` run) send it back to the checks.
 
     :raises CellMappingNotFound, Cell0DeletionRefused, CellHasHosts,
-        CellHasInstances, CellHasInstanceMappings: nothing was deleted.
+        CellHasInstances, CellHasInstanceMappings, CellDatabaseMismatch:
+        nothing was deleted.
     :raises CellMappingInUse: mappings kept appearing; nothing deleted.
     """
     cell = get_cell(ctxt, cell_uuid)

@@ -58,6 +58,7 @@ def map_cell_and_hosts(ctxt: nova_context.RequestContext,
     :raises MissingCellURL, InvalidCellURL, CellURLTemplateError: before
         anything is stored.
     """
+    cells_admin.check_name(name)
     if transport_url is None:
         transport_url = urls.local_url(urls.TRANSPORT)
     urls.check_transport_url(transport_url, name or '(new cell)')

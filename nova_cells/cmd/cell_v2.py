@@ -24,12 +24,14 @@ from nova_cells.cells_admin import instances as instances_admin
 from nova_cells.cells_admin import simple_setup as setup_admin
 from nova_cells.cmd import check_cells
 from nova_cells.cmd import common
+from nova_cells.cmd import preflight
 
 EXIT_INVALID = 127
 
 _URL_ERRORS: tuple[type, ...] = (exception.MissingCellURL,
                                  exception.InvalidCellURL,
-                                 exception.CellURLTemplateError)
+                                 exception.CellURLTemplateError,
+                                 exception.InvalidCellName)
 
 
 def _context() -> nova_context.RequestContext:
@@ -187,10 +189,20 @@ def _count(option: str, text: str | None) -> int | None:
     if text is None:
         return None
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise exception.InvalidMaxCount(option=option,
                                         value=repr(text)) from None
+    if value > _MAX_COUNT:
+        # Beyond what a database LIMIT takes: the driver would fail with
+        # an overflow deep inside oslo.db.
+        raise exception.InvalidMaxCount(option=option,
+                                        value='more than %d' % _MAX_COUNT)
+    return value
+
+
+#: The largest --max-count / --batch-size (a signed 32-bit LIMIT).
+_MAX_COUNT = 2 ** 31 - 1
 
 
 def map_instances(cell_uuid: str, max_count: str | None = None,
@@ -227,10 +239,12 @@ def verify_instance(uuid: str, quiet: bool = False) -> int:
 # -- the category -------------------------------------------------------------
 
 _CELL_UUID = common.argument('cell_uuid', '--cell_uuid', '--cell-uuid',
-                             required=True, help='The cell uuid.')
+                             required=True, type=common.non_empty,
+                             help='The cell uuid.')
 _OPTIONAL_CELL_UUID = common.argument(
     'cell_uuid', '--cell_uuid', '--cell-uuid', default=None,
-    help='Only this cell (default: every cell).')
+    type=common.non_empty,
+    help='Only this cell (default: every cell; an empty value is refused).')
 _TRANSPORT_URL = common.argument(
     'transport_url', '--transport-url', '--transport_url', default=None,
     help='The cell\'s message queue URL (may be a template); default: '
@@ -259,7 +273,8 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
         [_code(0, 'cell0 mapped (or already was)'),
          _code(1, '(not in Nova) its database URL is invalid or cannot be '
                   'derived, or another cell uses that database',
-             *_URL_ERRORS, exception.CellDatabaseInUse)]),
+             *_URL_ERRORS, exception.CellDatabaseInUse)],
+        api_database=preflight.WRITES),
     common.Action(
         'simple_cell_setup', simple_cell_setup,
         'Map cell0 and sync its schema, map the local database as a cell '
@@ -267,7 +282,8 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
         [_code(0, 'done (or already done)'),
          _code(1, 'transport URL missing or invalid, or no compute host '
                 'reports to the local database', *_URL_ERRORS),
-         *_DISCOVERY_CODES]),
+         *_DISCOVERY_CODES],
+        api_database=preflight.WRITES),
     common.Action(
         'create_cell', create_cell, 'Create a cell mapping.',
         [common.argument('name', '--name', default=None,
@@ -288,7 +304,8 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
          _code(2, 'another cell already uses that database or that '
                 'message queue (Nova: that transport URL and database '
                 'pair)', exception.CellDatabaseInUse,
-             exception.CellQueueInUse)]),
+             exception.CellQueueInUse)],
+        api_database=preflight.WRITES),
     common.Action(
         'update_cell', update_cell,
         'Change only the given properties of a cell (an omitted URL is '
@@ -312,7 +329,8 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
          _code(3, 'another cell uses that database or message queue',
              exception.CellDatabaseInUse, exception.CellQueueInUse),
          _code(4, '--disable with --enable', exception.InvalidCellState),
-         _code(5, 'enabling or disabling cell0', exception.Cell0StateChange)]),
+         _code(5, 'enabling or disabling cell0', exception.Cell0StateChange)],
+        api_database=preflight.WRITES),
     common.Action(
         'delete_cell', delete_cell,
         'Delete a cell and its mappings in one transaction.',
@@ -330,7 +348,11 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
          _code(4, 'mappings of deleted instances remain (use --force)',
              exception.CellHasInstanceMappings),
          _code(5, '(not in Nova) cell0 without --force-cell0',
-             exception.Cell0DeletionRefused)]),
+             exception.Cell0DeletionRefused),
+         _code(6, '(not in Nova) instances mapped to the cell are not in '
+                  'its database at all (a wrong database URL?)',
+             exception.CellDatabaseMismatch)],
+        api_database=preflight.WRITES),
     common.Action(
         'list_cells', list_cells, 'List cells, passwords masked.',
         [common.argument('verbose', '--verbose', action='store_true',
@@ -338,7 +360,8 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
          common.argument('output_format', '--format', default='table',
                          choices=('table', 'json'),
                          help='table (default) or json for scripts.')],
-        [_code(0, 'listed')]),
+        [_code(0, 'listed')],
+        api_database=preflight.READS),
     common.Action(
         'map_cell_and_hosts', map_cell_and_hosts,
         'Map the local database as a cell (reused if mapped) and its '
@@ -349,7 +372,8 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
          _VERBOSE],
         [_code(0, 'done (also when no host reports)'),
          _code(1, 'transport URL missing or invalid', *_URL_ERRORS),
-         *_DISCOVERY_CODES]),
+         *_DISCOVERY_CODES],
+        api_database=preflight.WRITES),
     common.Action(
         'map_instances', map_instances,
         'Map the instances of a cell, resuming where the last run '
@@ -368,7 +392,8 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
                 'resume)'),
          _code(EXIT_INVALID, '--max-count or --batch-size below 1, or no such '
                            'cell (Nova: 127 for --max-count only)',
-             exception.InvalidMaxCount, exception.CellMappingNotFound)]),
+             exception.InvalidMaxCount, exception.CellMappingNotFound)],
+        api_database=preflight.WRITES),
     common.Action(
         'verify_instance', verify_instance, 'Check an instance\'s mapping.',
         [common.argument('uuid', '--uuid', required=True,
@@ -384,7 +409,8 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
             (instances_admin.InstanceStatus.DELETED,
              'deleted in its cell, the mapping remains'),
             (instances_admin.InstanceStatus.ARCHIVED,
-             'archived, the mapping remains'))]),
+             'archived, the mapping remains'))],
+        api_database=preflight.READS),
     common.Action(
         'discover_hosts', discover_hosts,
         'Map compute hosts not mapped yet; safe to run concurrently (when '
@@ -401,12 +427,14 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
          _code(1, '--strict and this run mapped no host'),
          *_DISCOVERY_CODES,
          _code(EXIT_INVALID, '(not in Nova) no such cell',
-             exception.CellMappingNotFound)]),
+             exception.CellMappingNotFound)],
+        api_database=preflight.WRITES),
     common.Action(
         'list_hosts', list_hosts, 'List mapped hosts.',
         [_OPTIONAL_CELL_UUID],
         [_code(0, 'listed'),
-         _code(1, 'no such cell', exception.CellMappingNotFound)]),
+         _code(1, 'no such cell', exception.CellMappingNotFound)],
+        api_database=preflight.READS),
     common.Action(
         'delete_host', delete_host, 'Delete a host\'s mapping.',
         [_CELL_UUID,
@@ -416,7 +444,8 @@ CATEGORY = common.Category('cell_v2', 'Cells v2 mappings (as Nova\'s).', [
          _code(1, 'no such cell', exception.CellMappingNotFound),
          _code(2, 'host not mapped', exception.HostMappingNotFound),
          _code(3, 'host mapped to another cell', exception.HostNotInCell),
-         _code(4, 'instances on it', exception.HostHasInstances)]),
+         _code(4, 'instances on it', exception.HostHasInstances)],
+        api_database=preflight.WRITES),
     check_cells.ACTION,
 ])
 

@@ -15,6 +15,7 @@ from nova_cells import context as nova_context
 from nova_cells import exception
 from nova_cells.cells_admin import health_check
 from nova_cells.cmd import common
+from nova_cells.cmd import preflight
 
 EXIT_NO_SUCH_CELL = 127
 
@@ -61,8 +62,9 @@ ACTION = common.Action(
     'instances and hosts, disabled, message queue) in parallel within one '
     'timeout; the reason is printed per cell.',
     [common.argument('cell_uuid', '--cell_uuid', '--cell-uuid',
-                     default=None,
-                     help='Only this cell (default: every cell).'),
+                     default=None, type=common.non_empty,
+                     help='Only this cell (default: every cell; an empty '
+                          'value is refused).'),
      common.argument('output_format', '--format', default='table',
                      choices=('table', 'json'),
                      help='table (default) or json for scripts.'),
@@ -74,4 +76,5 @@ ACTION = common.Action(
      common.exit_code(common.EXIT_USAGE, '--timeout is not a positive '
                       'number'),
      common.exit_code(EXIT_NO_SUCH_CELL, '(not in Nova) no such cell',
-                      exception.CellMappingNotFound)])
+                      exception.CellMappingNotFound)],
+    api_database=preflight.READS)

@@ -35,12 +35,14 @@ used (argparse's own code for usage errors).
 
 import argparse
 import dataclasses
+import re
 import sys
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
 from nova_cells import urls
+from nova_cells.cmd import preflight
 
 EXIT_SUCCESS = 0
 EXIT_FAILURE = 1
@@ -50,6 +52,22 @@ EXIT_USAGE = 2
 # (config_file, debug, ...): a prefix keeps action arguments apart.
 _DEST_PREFIX = 'action_argument_'
 ACTION_ATTRIBUTE = 'action_declaration'
+
+
+# argparse actions that take no value, hence need no metavar.
+_FLAG_ACTIONS = ('store_true', 'store_false', 'count', 'help', 'version')
+
+
+class ActionParser(argparse.ArgumentParser):
+    """An action's parser: an argument it does not know is reported with
+    the action's own usage line, not the top-level one argparse would
+    print (the sub-parser otherwise hands unknown arguments back up)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error('unrecognized arguments: %s' % ' '.join(extras))
+        return namespace, extras
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +81,11 @@ class Argument:
     def add_to(self, parser: argparse.ArgumentParser) -> None:
         dest = _DEST_PREFIX + self.name
         if self.flags:
-            parser.add_argument(*self.flags, dest=dest, **self.options)
+            options = dict(self.options)
+            if options.get('action') not in _FLAG_ACTIONS:
+                # Help shows VALUE names, not the internal destination.
+                options.setdefault('metavar', self.name.upper())
+            parser.add_argument(*self.flags, dest=dest, **options)
         else:
             options = dict(self.options)
             options.setdefault('metavar', self.name.upper())
@@ -100,6 +122,15 @@ class Action:
     summary: str
     arguments: Sequence[Argument] = ()
     exit_codes: Sequence[ExitCode] = ()
+    #: What the action needs of the API database: None (nothing),
+    #: :data:`preflight.READS` or :data:`preflight.WRITES`; checked before
+    #: it runs (:func:`preflight.check_api_database`).
+    api_database: str | None = None
+
+    def check_preconditions(self) -> None:
+        """:raises preflight.APIDatabaseNotReady: see there."""
+        if self.api_database is not None:
+            preflight.check_api_database(self.api_database)
 
     @property
     def help(self) -> str:
@@ -131,7 +162,8 @@ class Category:
         parser = subparsers.add_parser(self.name, help=self.help,
                                        description=self.help)
         action_parsers = parser.add_subparsers(
-            title='actions', dest='action', metavar='ACTION')
+            title='actions', dest='action', metavar='ACTION',
+            parser_class=ActionParser)
         action_parsers.required = True
         for action in self.actions:
             action_parser = action_parsers.add_parser(
@@ -182,16 +214,58 @@ def print_warning(message: str) -> None:
     print('WARNING: %s' % message, file=sys.stderr)
 
 
+# How SQLite, MySQL and PostgreSQL say a table is missing.
+_MISSING_TABLE = re.compile(
+    r"no such table: (\w+)|Table '(?:\w+\.)?(\w+)' doesn't exist|"
+    r'relation "(\w+)" does not exist')
+_API_TABLES = frozenset({'cell_mappings', 'host_mappings',
+                         'instance_mappings', 'map_instances_markers'})
+
+
+def _schema_hint(text: str) -> str:
+    """What to run when ``text`` says a table is missing, or ''."""
+    match = _MISSING_TABLE.search(text)
+    if match is None:
+        return ''
+    table_name = next(name for name in match.groups() if name)
+    if table_name in _API_TABLES:
+        return ('; the API database has no schema: run nova-cells-manage '
+                'api_db sync')
+    return ('; a main database has no schema: run nova-cells-manage db '
+            'sync (db sync --all-cells for every cell)')
+
+
 def error_line(error: BaseException) -> str:
-    """One line telling an operator what failed, every password masked."""
+    """One line telling an operator what failed, every password masked,
+    with the command to run when a database has no schema."""
     lines = [line for line in str(error).splitlines() if line.strip()]
     text = lines[0].strip() if lines else type(error).__name__
-    return urls.mask_text(text)
+    return printable(urls.mask_text(text)) + _schema_hint(text)
+
+
+def non_empty(text: str) -> str:
+    """argparse ``type`` of an option whose empty value would otherwise
+    read as "not given" (``--cell_uuid ''`` meaning every cell)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError('must not be empty')
+    return text
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable (a newline, a
+    terminal escape) escaped, so stored text can neither forge output
+    lines nor drive the operator's terminal."""
+    if text.isprintable():
+        return text
+    return ''.join(char if char.isprintable() else
+                   char.encode('unicode_escape').decode('ascii')
+                   for char in text)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain-text table in the layout of Nova's (prettytable) output."""
-    cells = [[str(value) for value in row] for row in rows]
+    """A plain-text table in the layout of Nova's (prettytable) output;
+    stored text is shown :func:`printable`."""
+    cells = [[printable(str(value)) for value in row] for row in rows]
     widths = [max([len(header)] + [len(row[index]) for row in cells])
               for index, header in enumerate(headers)]
     border = '+' + '+'.join('-' * (width + 2) for width in widths) + '+'

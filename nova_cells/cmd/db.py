@@ -5,6 +5,7 @@ from nova_cells import context as nova_context
 from nova_cells.cells_admin import database_sync
 from nova_cells.cmd import api_db
 from nova_cells.cmd import common
+from nova_cells.cmd import preflight
 from nova_cells.db import migration
 
 __all__ = ['CATEGORY', 'sync']
@@ -37,6 +38,9 @@ def sync(version: str | None = None, all_cells: bool = False) -> int | None:
     """Upgrade the [database] schema to ``version`` (default: newest);
     with ``all_cells``, also every mapped cell's."""
     if all_cells:
+        # The cells come from the API database, which must be one this
+        # code can read and trusts to name them.
+        preflight.check_api_database(preflight.WRITES)
         return _sync_all_cells(version)
     migration.db_sync(version, database=migration.MAIN)
     return None

@@ -17,13 +17,16 @@ exit_code_for`), else 1. Exit codes common to every action are listed in
 
 import sys
 import traceback
+from importlib import metadata
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from nova_cells import config
 from nova_cells.cmd import api_db
 from nova_cells.cmd import cell_v2
 from nova_cells.cmd import common
+from nova_cells.cmd import config_check
 from nova_cells.cmd import db
 from nova_cells.conf import CONF
 
@@ -44,6 +47,32 @@ _CATEGORY_OPT = cfg.SubCommandOpt(
     handler=_add_categories)
 
 
+def _version() -> str:
+    try:
+        return metadata.version('nova_cells')
+    except metadata.PackageNotFoundError:  # run from a bare source tree
+        return 'unknown'
+
+
+#: Loggers whose records only repeat, as a traceback, the error the
+#: command already reports on its one ``ERROR:`` line (``--debug`` prints
+#: the traceback): oslo.db logs every database error it wraps.
+QUIET_LOGGERS = ('oslo_db.sqlalchemy.exc_filters=CRITICAL',)
+
+
+def _parse_configuration(argv: list[str]) -> None:
+    """Parse and check the command line and config files.
+
+    :raises cfg.Error, OSError, UnicodeDecodeError,
+        config.LoggingSetupError, config_check.ConfigurationError.
+    """
+    logging.set_defaults(default_log_levels=(
+        logging.get_default_log_levels() + list(QUIET_LOGGERS)))
+    config.parse_args(argv, version=_version(),
+                      check=config_check.check_values)
+    config_check.check(CONF, common.print_warning)
+
+
 def _debug_requested() -> bool:
     try:
         return bool(CONF.debug)
@@ -59,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     CONF.clear()
     CONF.register_cli_opt(_CATEGORY_OPT)
     try:
-        config.parse_args(argv)
+        _parse_configuration(argv)
     except cfg.ConfigFilesNotFoundError as error:
         common.print_error('cannot read configuration file(s): %s' %
                      ', '.join(error.config_files))
@@ -68,6 +97,15 @@ def main(argv: list[str] | None = None) -> int:
         common.print_error('invalid configuration: %s' %
                            common.error_line(error))
         return common.EXIT_USAGE
+    except UnicodeDecodeError:
+        common.print_error('cannot read configuration: %s: not UTF-8 text' % (
+            ', '.join(config_check.unreadable_files(argv)) or
+            'a config file'))
+        return common.EXIT_USAGE
+    except (config.LoggingSetupError,
+            config_check.ConfigurationError) as error:
+        common.print_error(common.error_line(error))
+        return common.EXIT_USAGE
     except OSError as error:  # e.g. --config-file naming a directory
         common.print_error('cannot read configuration: %s: %s' % (
             error.filename or '', error.strerror or type(error).__name__))
@@ -75,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     action, arguments = common.action_and_arguments(CONF.category)
     try:
+        action.check_preconditions()
         result = action.handler(**arguments)
     except Exception as error:
         if _debug_requested():

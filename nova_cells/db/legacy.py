@@ -149,13 +149,32 @@ def _type_problem(kind: tuple[str, int | None], reflected) -> str | None:
     return 'is %s, expected %s' % (reflected, wanted)
 
 
-def _unique_column_sets(inspector, table: str) -> set[frozenset]:
+def _sqlite_inline_unique_sets(connection, table: str) -> set[frozenset]:
+    """Column sets a SQLite table declares unique inline (``host
+    VARCHAR(255) NOT NULL UNIQUE``): SQLite keeps each as an automatic
+    index of origin ``u``, which SQLAlchemy reflects neither as a
+    constraint nor as an index."""
+    if connection.dialect.name != 'sqlite':
+        return set()
+    quote = connection.dialect.identifier_preparer.quote
+    sets = set()
+    for index in connection.exec_driver_sql(
+            'PRAGMA index_list(%s)' % quote(table)).mappings():
+        if index['unique'] and index['origin'] == 'u':
+            columns = connection.exec_driver_sql(
+                'PRAGMA index_info(%s)' % quote(index['name'])).mappings()
+            sets.add(frozenset(column['name'] for column in columns))
+    return sets
+
+
+def _unique_column_sets(connection, inspector,
+                        table: str) -> set[frozenset]:
     sets = {frozenset(constraint['column_names'])
             for constraint in inspector.get_unique_constraints(table)}
     sets.update(frozenset(index['column_names'])
                 for index in inspector.get_indexes(table)
                 if index.get('unique'))
-    return sets
+    return sets | _sqlite_inline_unique_sets(connection, table)
 
 
 def _table_problems(connection, inspector, table: LegacyTable) -> list[str]:
@@ -169,7 +188,7 @@ def _table_problems(connection, inspector, table: LegacyTable) -> list[str]:
         problem = _type_problem(kind, reflected[name])
         if problem:
             problems.append('column %s.%s %s' % (table.name, name, problem))
-    unique_sets = _unique_column_sets(inspector, table.name)
+    unique_sets = _unique_column_sets(connection, inspector, table.name)
     for columns in table.unique:
         if frozenset(columns) not in unique_sets:
             problems.append('table %s has no unique constraint on (%s)' % (

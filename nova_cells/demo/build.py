@@ -57,6 +57,8 @@ class CellOutcome:
     database_created: bool = False
     #: what the operator should know about its message queue.
     note: str | None = None
+    #: its transport URL was changed to this run's configuration.
+    repointed: bool = False
 
 
 def _ensure_cell0(ctxt) -> CellOutcome:
@@ -88,25 +90,36 @@ def _transport_for_new_cell(name: str) -> tuple[str, str | None]:
         urls.virtual_host(url))
 
 
-def _note_on_existing(cell: cells_admin.CellMapping) -> str | None:
-    """Anything odd about the message queue of a cell made earlier."""
+def _existing_cell(ctxt, cell: cells_admin.CellMapping) -> CellOutcome:
+    """A demo cell made by an earlier run, its message queue checked.
+
+    A cell whose transport URL came from a run with another configuration
+    (``fake://`` before ``rabbit://``, say) is repointed at this run's,
+    and the note says so: the demo owns its cells, and the header must
+    never name a transport the cells do not use.
+    """
     url = cell.transport_url
     if urls.has_no_transport(url):
-        return None
+        return CellOutcome(cell, created=False)
     if url not in (CONF.transport_url, environment.cell_transport_url(
             CONF.transport_url, cell.name)):
-        return ('its transport URL comes from a run with another '
-                'configuration and is kept as stored (cell_v2 update_cell '
-                'changes it)')
+        transport, note = _transport_for_new_cell(cell.name)
+        update = cells_admin.update_cell(ctxt, cell.uuid,
+                                         transport_url=transport)
+        said = 'repointed from %s (a run with another configuration) to ' \
+               '%s' % (urls.mask_url(url), urls.mask_url(transport))
+        return CellOutcome(update.cell, created=False, repointed=True,
+                           note=said + ('; ' + note if note else ''))
     if not environment.is_rabbit(url):
-        return None
+        return CellOutcome(cell, created=False)
     vhost = environment.ensure_virtual_host(CONF, url)
+    note = None
     if vhost.created:
-        return ('virtual host %s created again with rabbitmqctl' %
+        note = ('virtual host %s created again with rabbitmqctl' %
                 urls.virtual_host(url))
-    if not vhost.usable:
-        return 'its message queue cannot be reached: %s' % urls.mask_url(url)
-    return None
+    elif not vhost.usable:
+        note = 'its message queue cannot be reached: %s' % urls.mask_url(url)
+    return CellOutcome(cell, created=False, note=note)
 
 
 def ensure_cells(ctxt: nova_context.RequestContext) -> list[CellOutcome]:
@@ -116,8 +129,7 @@ def ensure_cells(ctxt: nova_context.RequestContext) -> list[CellOutcome]:
     for demo_cell in CELLS:
         cell = existing.get(demo_cell.name)
         if cell is not None:
-            outcomes.append(CellOutcome(cell, created=False,
-                                        note=_note_on_existing(cell)))
+            outcomes.append(_existing_cell(ctxt, cell))
             continue
         database = urls.with_database_suffix(
             urls.local_url(urls.DATABASE), '_' + demo_cell.name)

@@ -165,6 +165,7 @@ def _show(heading, ctxt, cells, names) -> tuple[bool, bool]:
 
 def _summary(outcomes, populations, discovery, started: float) -> None:
     cells = sum(outcome.created for outcome in outcomes)
+    repointed = sum(outcome.repointed for outcome in outcomes)
     hosts = sum(population.hosts_created for population in populations)
     instances = sum(population.instances_created
                     for population in populations)
@@ -172,7 +173,10 @@ def _summary(outcomes, populations, discovery, started: float) -> None:
           'instance(s), and mapped %d host(s); %.1f s.' % (
               cells, hosts, instances, len(discovery.mapped),
               time.monotonic() - started))
-    if not (cells or hosts or instances):
+    if repointed:
+        print('It repointed %d cell(s) at this configuration\'s message '
+              'queue.' % repointed)
+    if not (cells or hosts or instances or repointed):
         print('Everything was already there: running it again is safe.')
 
 

@@ -29,6 +29,9 @@ import re
 import urllib.parse
 
 import sqlalchemy
+from oslo_config import cfg
+
+from nova_cells import exception
 
 #: The drivers this project installs. For a URL naming no driver,
 #: SQLAlchemy would pick its own default (MySQLdb; psycopg 3 since
@@ -263,12 +266,41 @@ def database_name(url: str) -> str:
 
 
 def ensure_sqlite_directory(url: str) -> None:
-    """Create the directory of a SQLite file URL (for the configured local
-    defaults; a cell's URL never gets a directory made for it)."""
+    """Get a SQLite file URL ready to be opened (and so created).
+
+    Its directory is created only when it is the configured ``state_path``,
+    where the embedded default databases live; anywhere else a missing
+    directory is a mistyped path, and creating it would migrate an empty
+    database nobody meant (even ``/nonexistent`` when run as root). The
+    state directory is made 0700 and a new database file 0600: they hold
+    cell URLs, passwords included. Anything but a SQLite file is left
+    alone.
+
+    :raises SQLiteDirectoryMissing: naming the directory.
+    """
     database = sqlite_file(url)
-    if database:
-        os.makedirs(os.path.dirname(os.path.abspath(database)),
-                    exist_ok=True)
+    if not database:
+        return
+    path = os.path.abspath(database)
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        state_path = _configured_state_path()
+        if state_path is None or os.path.abspath(state_path) != directory:
+            raise exception.SQLiteDirectoryMissing(directory=directory)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def _configured_state_path() -> str | None:
+    """``[DEFAULT] state_path`` of the registry's configuration, or None
+    where it is not registered (a library user's own ConfigOpts)."""
+    from nova_cells import connections  # the registry imports this module
+
+    try:
+        return connections.get_registry().conf.state_path
+    except cfg.NoSuchOptError:
+        return None
 
 
 def with_database_suffix(url: str, suffix: str) -> str:

@@ -178,6 +178,8 @@ def render(template: str, local_url: str | None,
 def local_url(field: str, conf: cfg.ConfigOpts | None = None) -> str | None:
     """This node's URL that fills templates of ``field``, or None.
 
+    A transport URL nobody set (oslo.messaging's own default) is None.
+
     ``[DEFAULT] transport_url`` is registered by oslo.messaging (or
     :mod:`nova_cells.conf.messaging`); a process that never registered it
     simply has no local transport URL.
@@ -187,8 +189,14 @@ def local_url(field: str, conf: cfg.ConfigOpts | None = None) -> str | None:
     group, option, _label = SOURCES[field]
     conf = conf if conf is not None else connections.get_registry().conf
     try:
-        return getattr(conf, option) if group is None else getattr(
+        value = getattr(conf, option) if group is None else getattr(
             getattr(conf, group), option)
+        if field == 'transport_url' and conf.get_location(
+                option, group).location is cfg.Locations.opt_default:
+            # oslo.messaging's built-in rabbit:// names a broker nobody
+            # configured: a cell must never be pointed at it by default.
+            return None
+        return value
     except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
         return None
 

@@ -11,10 +11,14 @@ and ``pool_timeout``, as a MySQL or PostgreSQL pool would be.
 """
 
 import functools
+import os
+import sqlite3
+import threading
 
 import sqlalchemy
 from sqlalchemy import pool as sa_pool
 
+from nova_cells import exception
 from nova_cells import urls
 
 # Threads waiting to write one SQLite file queue up on its lock; give them
@@ -37,7 +41,13 @@ def _on_connect(dbapi_connection, _connection_record,
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute('PRAGMA busy_timeout = %d' % busy_timeout_ms)
-        cursor.execute('PRAGMA journal_mode = WAL')
+        try:
+            cursor.execute('PRAGMA journal_mode = WAL')
+        except sqlite3.OperationalError:
+            # Switching to WAL writes to the file: a database opened read
+            # only (file mode, mode=ro) keeps its journal mode, so that
+            # reading commands still work on it.
+            pass
     finally:
         cursor.close()
 
@@ -63,6 +73,52 @@ def _replace_begin_listener(engine: sqlalchemy.engine.Engine) -> None:
         if getattr(listener, '__name__', None) == '_sqlite_emit_begin':
             sqlalchemy.event.remove(engine, 'begin', listener)
             sqlalchemy.event.listen(engine, 'begin', _emit_begin)
+
+
+# Per thread: SQLite file -> the DBAPI connection holding a write
+# transaction on it. SQLite allows one writer per file; a second
+# connection of the same thread that writes (a targeted write nested in a
+# write transaction on the same cell) would wait on its own thread's lock
+# for the whole busy timeout and then fail, so it fails at once instead.
+_WRITERS = threading.local()
+_WRITE_VERBS = ('INSERT', 'UPDATE', 'DELETE', 'REPLACE')
+
+
+def _writers() -> dict:
+    writers = getattr(_WRITERS, 'by_file', None)
+    if writers is None:
+        writers = _WRITERS.by_file = {}
+    return writers
+
+
+def _guard_single_writer(engine: sqlalchemy.engine.Engine) -> None:
+    path = os.path.realpath(engine.url.database)
+
+    def before_cursor_execute(connection, _cursor, statement, *_args):
+        if not statement.lstrip()[:7].upper().startswith(_WRITE_VERBS):
+            return
+        writers = _writers()
+        dbapi_connection = connection.connection.dbapi_connection
+        holder = writers.get(path)
+        if holder is None:
+            writers[path] = dbapi_connection
+        elif holder is not dbapi_connection:
+            raise exception.SQLiteNestedWrite(path=path)
+
+    def ended(connection) -> None:
+        _release(connection.connection.dbapi_connection)
+
+    def _release(dbapi_connection, *_args) -> None:
+        writers = _writers()
+        if writers.get(path) is dbapi_connection:
+            del writers[path]
+
+    sqlalchemy.event.listen(engine, 'before_cursor_execute',
+                            before_cursor_execute)
+    sqlalchemy.event.listen(engine, 'commit', ended)
+    sqlalchemy.event.listen(engine, 'rollback', ended)
+    # A connection handed back without either (reset by the pool).
+    sqlalchemy.event.listen(engine.pool, 'checkin', _release)
 
 
 def _or_default(value, default):
@@ -106,3 +162,4 @@ def tune_engine(engine: sqlalchemy.engine.Engine,
             dialect=old_pool._dialect,
         )
         old_pool.dispose()
+    _guard_single_writer(engine)

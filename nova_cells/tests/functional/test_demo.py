@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 
+import fixtures
 import sqlalchemy as sa
 import testtools
 
@@ -247,3 +248,32 @@ class TestDemoOnMySQL(testtools.TestCase):
 class TestDemoOnPostgreSQL(TestDemoOnMySQL):
     BACKEND = backends.POSTGRESQL
     CONFIG = 'postgresql.conf'
+
+
+class TestDemoSwitchingTransports(testtools.TestCase):
+    """A second configuration on the same state directory repoints the
+    demo's cells at its transport and says so; the header never names a
+    transport the cells do not use."""
+
+    def test_second_configuration_repoints_the_cells(self):
+        directory = self.useFixture(fixtures.TempDir()).path
+        config_file = os.path.join(directory, 'other.conf')
+        with open(config_file, 'w') as handle:
+            handle.write('[DEFAULT]\ntransport_url = '
+                         'fake://other:0ther-secret@localhost/\n')
+        first = run_demo(directory, '--instances', '10', '--norpc')
+        self.assertEqual(0, first.returncode, first.stderr)
+        second = run_demo(directory, '--instances', '10', '--norpc',
+                          '--config-file', config_file)
+        self.assertEqual(0, second.returncode, second.stderr)
+        self.assertIn('fake://other:***@localhost/', second.stdout)
+        self.assertEqual(2, second.stdout.count('note: repointed from '
+                                                'fake://nova:***@'))
+        self.assertNotIn('Everything was already there', second.stdout)
+        listing = section(second.stdout, 'List cells')
+        self.assertNotIn('fake://nova:', listing)
+        self.assertNotIn('0ther-secret', second.stdout + second.stderr)
+        third = run_demo(directory, '--instances', '10', '--norpc',
+                         '--config-file', config_file)
+        self.assertIn('Everything was already there', third.stdout)
+        self.assertNotIn('repointed', third.stdout)

@@ -25,7 +25,8 @@ def _find_script() -> str:
     return found
 
 
-class TestManageDatabases(testtools.TestCase):
+class ManageTestCase(testtools.TestCase):
+    """The script, a state directory and a config file naming it."""
 
     def setUp(self):
         super().setUp()
@@ -66,6 +67,10 @@ class TestManageDatabases(testtools.TestCase):
         for text in expected_texts:
             self.assertIn(text, lines[0])
         self.assertNotIn('Traceback', result.stderr)
+
+
+
+class TestManageDatabases(ManageTestCase):
 
     def printed_version(self, result) -> str:
         return result.stdout.strip().splitlines()[-1]
@@ -110,7 +115,7 @@ class TestManageDatabases(testtools.TestCase):
 
     def test_unreachable_database_error_masks_the_password(self):
         config_file = self.write_config(
-            '[api_database]\n'
+            '[DEFAULT]\nstate_path = %s\n[api_database]\n' % self.state +
             'connection = mysql+pymysql://nova:Sup3r%%25Secret@127.0.0.1:1/'
             'nova_api\n'
             'max_retries = 1\nretry_interval = 0\n', name='unreachable.conf')

@@ -8,6 +8,7 @@ build a database that must be refused.
 """
 
 import dataclasses
+import re
 
 import sqlalchemy as sa
 
@@ -31,13 +32,25 @@ class Table:
     indexes: list[tuple[str, tuple[str, ...], bool]] = dataclasses.field(
         default_factory=list)
 
-    def statements(self, dialect: str, omit: set) -> list[str]:
+    def statements(self, dialect: str, omit: set,
+                   inline_unique: bool = False) -> list[str]:
+        """``inline_unique`` declares each one-column unique constraint
+        on its column (``host VARCHAR(255) NOT NULL UNIQUE``)."""
         types = _TYPES[dialect]
         quote = '`' if dialect == 'mysql' else '"'
-        lines = ['%s%s%s %s' % (quote, name, quote, ddl.format(**types))
+        constraints = list(self.constraints)
+        inline = set()
+        if inline_unique:
+            for constraint in self.constraints:
+                match = _ONE_COLUMN_UNIQUE.search(constraint)
+                if match:
+                    inline.add(match.group(1))
+                    constraints.remove(constraint)
+        lines = ['%s%s%s %s%s' % (quote, name, quote, ddl.format(**types),
+                                  ' UNIQUE' if name in inline else '')
                  for name, ddl in self.columns
                  if (self.name, name) not in omit]
-        lines += [constraint for constraint in self.constraints
+        lines += [constraint for constraint in constraints
                   if not any('(%s)' % column in constraint or
                              '(%s,' % column in constraint
                              for table, column in omit
@@ -53,6 +66,8 @@ class Table:
                           for column in columns)))
         return statements
 
+
+_ONE_COLUMN_UNIQUE = re.compile(r'UNIQUE \((\w+)\)$')
 
 _TIMESTAMPS = [('created_at', '{datetime}'), ('updated_at', '{datetime}')]
 _SOFT_DELETE = [('deleted_at', '{datetime}'), ('deleted', 'INTEGER')]
@@ -215,11 +230,12 @@ ROWS = {'api': API_ROWS, 'main': MAIN_ROWS}
 
 
 def create(url: str, database: str, omit: set = frozenset(),
-           rows: dict | None = None) -> None:
+           rows: dict | None = None, inline_unique: bool = False) -> None:
     """Build Nova's legacy ``database`` ('api' or 'main') at ``url``.
 
     ``omit`` holds ``(table, column)`` pairs to leave out; ``rows`` replaces
-    the default rows (:data:`ROWS`), inserted table by table.
+    the default rows (:data:`ROWS`), inserted table by table;
+    ``inline_unique`` see :meth:`Table.statements`.
     """
     repository_id, version, tables = _LAYOUTS[database]
     rows = ROWS[database] if rows is None else rows
@@ -234,7 +250,8 @@ def create(url: str, database: str, omit: set = frozenset(),
                 repository_path='/usr/lib/python3/dist-packages/nova/db/'
                                 'migrate_repo'))
             for table in tables:
-                for statement in table.statements(dialect, omit):
+                for statement in table.statements(dialect, omit,
+                                                  inline_unique):
                     connection.exec_driver_sql(
                         statement.replace('{quote}', quote))
             for name, table_rows in rows.items():
