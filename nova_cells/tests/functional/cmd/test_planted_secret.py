@@ -154,7 +154,8 @@ class TestPlantedSecret(base.SkippingFixturesMixin, testtools.TestCase):
             'rabbit://nova:%s@127.0.0.1:notaport/' % SECRET,
             '--database_connection', UNREACHABLE, expect=1)
         down = run('cell_v2', 'create_cell', '--name', 'down',
-                   '--transport-url', TRANSPORT, '--database_connection',
+                   '--transport-url', TRANSPORT + '_down',
+                   '--database_connection',
                    UNREACHABLE, '--verbose').stdout.strip().splitlines()[-1]
         run('db', 'sync', '--all-cells', expect=1)
         run('cell_v2', 'update_cell', '--cell_uuid', cell1,
