@@ -26,6 +26,21 @@ p99 in microseconds:
 Goals: ``target_cell`` under 10 us median (Nova measured 73 us) and
 ``routed_over_raw`` within 1.5.
 
+``servers`` repeats the read on PostgreSQL and MariaDB when they are
+reachable (a throwaway database with the same 2,000 instances):
+``routed_get`` (pre-targeted ``instance_get_by_uuid``) against the floor
+``driver_autocommit_held``, the same select by the bare driver (psycopg2,
+PyMySQL) on one connection held in autocommit, and, for reference,
+``sqlalchemy_pooled_get``, a plain SQLAlchemy pooled connection per read
+(``BEGIN``, select, ``ROLLBACK``). What oslo.db's engine adds is
+``facade_engine_autocommit_get`` (the engine oslo.db built for the cell, a
+pooled autocommit connection, no transaction context) over
+``plain_engine_autocommit_get`` (the same on a plain SQLAlchemy engine),
+and its transaction context and the routing are ``routed_get`` over
+``facade_engine_autocommit_get``. Goal: ``routed_over_driver`` within 1.5
+on each server. The calls take turns, one call each in a row, so load
+from other processes slows them alike.
+
 Usage: ``python -m benchmarks.bench_routing [--iterations N] [--profile]``;
 ``run()`` returns the figures as a dict. Bounded well under 60 s.
 """
@@ -48,11 +63,18 @@ import warnings
 import sqlalchemy as sa
 import sqlalchemy.orm
 
+try:
+    from benchmarks import server_databases
+except ImportError:  # run as a script: its own directory is on sys.path
+    import server_databases
+
 INSTANCES = 2000
 DEFAULT_ITERATIONS = 5000
 WARMUP = 300
 GOAL_TARGET_CELL_US = 10.0
 GOAL_ROUTED_OVER_RAW = 1.5
+SERVER_ITERATIONS = 2000
+GOAL_ROUTED_OVER_DRIVER = 1.5
 
 
 @dataclasses.dataclass
@@ -187,6 +209,7 @@ def run(iterations: int = DEFAULT_ITERATIONS, profile: bool = False) -> dict:
         connections.get_registry().dispose_all()
         shutil.rmtree(directory, ignore_errors=True)
 
+    results['servers'] = _servers(min(iterations, SERVER_ITERATIONS))
     ratio = results['routed_get']['median_us'] / results['raw_get'][
         'median_us']
     results['routed_over_raw'] = round(ratio, 2)
@@ -202,6 +225,91 @@ def run(iterations: int = DEFAULT_ITERATIONS, profile: bool = False) -> dict:
     results['workload'] = {'backend': 'sqlite (file)',
                            'instances': INSTANCES}
     return results
+
+
+def _interleaved(functions: dict, arguments: list, iterations: int) -> dict:
+    """Like :func:`_measure` for several functions at once, taking turns
+    call by call, so a loaded machine slows each of them alike."""
+    for index in range(WARMUP):
+        for function in functions.values():
+            function(arguments[index % len(arguments)])
+    samples = {name: [] for name in functions}
+    clock = time.perf_counter_ns
+    for index in range(iterations):
+        argument = arguments[index % len(arguments)]
+        for name, function in functions.items():
+            start = clock()
+            function(argument)
+            samples[name].append((clock() - start) / 1000.0)
+    return {name: {'median_us': round(statistics.median(values), 2),
+                   'p99_us': round(_percentile(values, 0.99), 2),
+                   'iterations': iterations}
+            for name, values in samples.items()}
+
+
+def _server(kind: str, iterations: int) -> dict:
+    from nova_cells import connections
+    from nova_cells import context
+    from nova_cells.db.sqlalchemy import api as db_api
+    from nova_cells.db.sqlalchemy import models
+
+    table = models.Instance.__table__
+    statement = sa.select(table).where(
+        table.c.uuid == sa.bindparam('uuid'), table.c.deleted == 0)
+    with server_databases.databases(kind, ['cell']) as urls:
+        url = urls['cell']
+        uuids = _populate(url)
+        sql, parameters = server_databases.driver_select(url, statement)
+        cell = _Cell(str(uuid_lib.uuid4()), url)
+        engine = sa.create_engine(url)
+        with server_databases.driver_connection(url) as driver, \
+                context.target_cell(context.get_admin_context(),
+                                    cell) as targeted:
+            cursor = driver.cursor()
+
+            def driver_get(uuid):
+                cursor.execute(sql, dict(parameters, uuid=uuid))
+                cursor.fetchone()
+
+            def routed_get(uuid):
+                db_api.instance_get_by_uuid(targeted, uuid)
+
+            def pooled_get(uuid):
+                with engine.connect() as connection:
+                    connection.execute(statement, {'uuid': uuid}).one()
+
+            def autocommit_get(on_engine):
+                def get(uuid):
+                    with on_engine.connect() as connection:
+                        connection.execution_options(
+                            isolation_level='AUTOCOMMIT')
+                        connection.execute(statement, {'uuid': uuid}).one()
+                return get
+
+            facade_engine = db_api.get_engine(context=targeted)
+            figures = _interleaved(
+                {'driver_autocommit_held': driver_get,
+                 'routed_get': routed_get,
+                 'sqlalchemy_pooled_get': pooled_get,
+                 'plain_engine_autocommit_get': autocommit_get(engine),
+                 'facade_engine_autocommit_get': autocommit_get(
+                     facade_engine)}, uuids, iterations)
+            connections.get_registry().dispose_database(
+                targeted.db_connection)
+        engine.dispose()
+    ratio = (figures['routed_get']['median_us'] /
+             figures['driver_autocommit_held']['median_us'])
+    figures['routed_over_driver'] = round(ratio, 2)
+    figures['goal_routed_over_driver_at_most'] = GOAL_ROUTED_OVER_DRIVER
+    figures['goal_met'] = ratio <= GOAL_ROUTED_OVER_DRIVER
+    return figures
+
+
+def _servers(iterations: int) -> dict:
+    """The server figures, or why a server was left out."""
+    return {kind: _server(kind, iterations) if reason is None
+            else {'skipped': reason}
+            for kind, reason in server_databases.reachable().items()}
 
 
 def _profile(routed_get, target_and_get, uuids: list[str]) -> str:

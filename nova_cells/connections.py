@@ -29,12 +29,12 @@ from collections.abc import Callable
 from typing import Any
 
 from oslo_config import cfg
-from oslo_db.sqlalchemy import enginefacade
 
 from nova_cells import cell_health
 from nova_cells import exception
 from nova_cells import urls
 from nova_cells.db import cell_engine
+from nova_cells.db.sqlalchemy import round_trips
 from nova_cells.db.sqlalchemy import sqlite as sqlite_tuning
 
 LOG = logging.getLogger(__name__)
@@ -174,8 +174,10 @@ class ConnectionRegistry:
     # -- database facades ----------------------------------------------
     def _new_facade(self, url: str, settings: dict,
                     busy_timeout_ms: int | None = None):
-        facade = enginefacade.transaction_context()
+        facade = round_trips.new_facade()
         settings = dict(settings, connection=urls.engine_url(url))
+        # Ours, not oslo.db's: handed to the engine hook below instead.
+        pool_pre_ping = settings.pop('pool_pre_ping', False)
         if settings.get('slave_connection'):
             settings['slave_connection'] = urls.engine_url(
                 settings['slave_connection'])
@@ -192,6 +194,8 @@ class ConnectionRegistry:
             settings['pool_timeout'] = None
         facade.configure(**settings)
         facade.append_on_engine_create(tune)
+        facade.append_on_engine_create(functools.partial(
+            round_trips.tune_engine, pool_pre_ping=pool_pre_ping))
         return facade
 
     def context_manager(self, key: str):

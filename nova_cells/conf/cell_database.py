@@ -72,6 +72,13 @@ cell_database_opts = [
         min=0.0,
         help='Seconds a call waits for a free connection from a cell\'s '
              'pool before it fails.'),
+    cfg.BoolOpt(
+        'pool_pre_ping',
+        default=False,
+        help='Ping a cell\'s server each time a connection is taken from '
+             'its pool (a round trip before every call). Off by default: '
+             'a connection the server dropped fails the one call that '
+             'uses it with DBConnectionError, and the pool is renewed.'),
 ]
 
 

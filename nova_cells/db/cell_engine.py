@@ -70,6 +70,7 @@ def facade_settings(conf: cfg.ConfigOpts) -> dict:
         max_pool_size=group.max_pool_size,
         max_overflow=group.max_overflow,
         pool_timeout=group.pool_timeout,
+        pool_pre_ping=group.pool_pre_ping,
         # See the module docstring: never connect while starting.
         max_retries=0,
         retry_interval=group.retry_interval)

@@ -336,12 +336,13 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
             context, TABLE.c.cell_id == cell_id))
 
     @staticmethod
-    @db_api.api_connection_reader
+    @db_api.api_reader
     def _get_by_instance_uuids_from_db(context: Any,
                                        uuids: Iterable[str]) -> list[dict]:
+        # A statement per chunk, all in one snapshot.
         rows = []
         for chunk in _chunks(uuids):
-            rows += _ROWS.select(context.connection,
+            rows += _ROWS.select(context.session,
                                  TABLE.c.instance_uuid.in_(chunk))
         return sorted(rows, key=lambda row: row['id'])
 
@@ -394,16 +395,18 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
             context, *where, limit=limit))
 
     @staticmethod
-    @db_api.api_connection_reader
+    @db_api.api_reader
     def _get_counts_in_db(context: Any, project_id: str,
                           user_id: str | None = None) -> dict:
+        # Two counts from one snapshot.
+        session = context.session
         live = sa.select(sa.func.count(TABLE.c.id)).where(
             TABLE.c.project_id == project_id,
             TABLE.c.queued_for_delete == sa.false())
         counts = {'project': {
-            'instances': context.connection.execute(live).scalar_one()}}
+            'instances': session.execute(live).scalar_one()}}
         if user_id:
-            counts['user'] = {'instances': context.connection.execute(
+            counts['user'] = {'instances': session.execute(
                 live.where(TABLE.c.user_id == user_id)).scalar_one()}
         return counts
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from oslo_db import exception as db_exception
 from oslo_utils import timeutils
 
@@ -133,11 +134,14 @@ main_async_reader = _transactional('main', _ASYNC_READER)
 #: The same on the API database (for the mapping objects' DB halves).
 api_reader = _transactional('api', _READER)
 api_writer = _transactional('api', _WRITER)
-#: Reader transactions handing the function a SQLAlchemy Core
-#: ``context.connection`` instead of an ORM ``context.session``: for reads
-#: written in Core, which then skip the ORM session's own bookkeeping
-#: (about half the cost of a single-row read on SQLite). Nested in another
-#: transaction on the same database, they join it, as ``main_reader`` does.
+#: Reads of ONE statement, handed a SQLAlchemy Core ``context.connection``
+#: instead of an ORM ``context.session`` (which skips the session's own
+#: bookkeeping, about half the cost of a single-row read on SQLite). On
+#: their own they run in autocommit on MySQL and PostgreSQL, one round trip
+#: (:mod:`nova_cells.db.sqlalchemy.round_trips`); nested in another
+#: transaction on the same database they join it, as ``main_reader`` does,
+#: and see its uncommitted rows. Reads of several statements that need one
+#: snapshot use ``main_reader``/``api_reader`` (``context.session``).
 main_connection_reader = _connection_reader('main')
 api_connection_reader = _connection_reader('api')
 
@@ -320,7 +324,6 @@ def _instance_filter_clauses(context, filters: dict) -> list:
     return clauses
 
 
-@main_reader
 def instance_get_all_by_filters(
         context, filters: dict | None = None,
         sort_keys: Sequence[str] | None = None,
@@ -340,30 +343,62 @@ def instance_get_all_by_filters(
     order = pagination.SortOrder.build(sort_keys, sort_dirs)
     if limit is not None and limit < 0:
         raise exception.Invalid('limit must not be negative, got %d' % limit)
+    if marker is not None and after is None:
+        return _instance_page_after_marker(context, filters, order, limit,
+                                           marker)
+    return _instance_page(context, filters, order, limit, after)
+
+
+def _instance_page_statement(context, filters: dict | None,
+                             order: pagination.SortOrder, limit: int | None,
+                             after: Sequence[Any] | None, dialect: str):
     statement = sa.select(models.Instance).where(
         *_instance_filter_clauses(context, filters))
-    if marker is not None and after is None:
-        marker_row = context.session.execute(
-            sa.select(models.Instance).where(models.Instance.uuid == marker)
-        ).scalar_one_or_none()
-        if marker_row is None:
-            raise exception.MarkerNotFound(marker=marker)
-        after = order.values_of(marker_row)
     if after is not None:
         statement = statement.where(order.after_clause(after))
-    dialect = context.session.get_bind().dialect.name
     statement = statement.order_by(*order.order_by(dialect))
     if limit is not None:
         statement = statement.limit(limit)
-    return list(context.session.execute(statement).scalars())
+    return statement
+
+
+@main_connection_reader
+def _instance_page(context, filters, order, limit, after
+                   ) -> list[models.Instance]:
+    """A page in one statement (each cell's part of a merged listing)."""
+    statement = _instance_page_statement(
+        context, filters, order, limit, after,
+        context.connection.dialect.name)
+    session = context.transaction_ctx.session
+    if session is not None:
+        # Joined the caller's ORM transaction: its own objects.
+        return list(session.execute(statement).scalars())
+    with sa.orm.Session(bind=context.connection) as session:
+        return list(session.execute(statement).scalars())
 
 
 @main_reader
+def _instance_page_after_marker(context, filters, order, limit, marker
+                                ) -> list[models.Instance]:
+    """The marker's sort values and the page after it: two statements, so
+    one transaction, whose snapshot they share."""
+    marker_row = context.session.execute(
+        sa.select(models.Instance).where(models.Instance.uuid == marker)
+    ).scalar_one_or_none()
+    if marker_row is None:
+        raise exception.MarkerNotFound(marker=marker)
+    statement = _instance_page_statement(
+        context, filters, order, limit, order.values_of(marker_row),
+        context.session.get_bind().dialect.name)
+    return list(context.session.execute(statement).scalars())
+
+
+@main_connection_reader
 def instance_count(context, filters: dict | None = None) -> int:
     """How many instances of the context's cell match ``filters``."""
     statement = sa.select(sa.func.count(models.Instance.id)).where(
         *_instance_filter_clauses(context, filters))
-    return context.session.execute(statement).scalar_one()
+    return context.connection.execute(statement).scalar_one()
 
 
 def _changed_instance(context, uuid: str, result) -> models.Instance:
