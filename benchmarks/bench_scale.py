@@ -25,6 +25,11 @@ Two questions an operator adding cells asks:
   much came back; ``rss_after_malloc_trim`` shows how much of the rest
   the C allocator was only keeping for reuse.
 
+* ``connection_budget``: ``[cell_database] max_total_connections`` at
+  scale, 1,000 SQLite cells and 200 PostgreSQL cells read from 8 threads,
+  budget 64 against none; see :mod:`scale_budget` for the workloads and
+  their goals.
+
 Goals: ``show_instance`` median at 200 cells within 1.5x of 2 cells; the
 facades' disposal gives back at least 90 % of the Python-level bytes the
 cells held.
@@ -53,12 +58,18 @@ import warnings
 
 import sqlalchemy as sa
 
+try:
+    from benchmarks import scale_budget
+except ImportError:  # run as a script: its own directory is on sys.path
+    import scale_budget
+
 CELL_COUNTS = (2, 20, 200)
 INSTANCES_PER_CELL = 10
 DEFAULT_ITERATIONS = 3000
 WARMUP = 200
 MEMORY_STEPS = (100, 200)
 MEMORY_CHILD_TIMEOUT = 100
+BUDGET_CHILD_TIMEOUT = 240
 GOAL_FLAT_RATIO = 1.5
 GOAL_RELEASED_FRACTION = 0.9
 LAYOUT_FILE = 'layout.json'
@@ -359,6 +370,23 @@ def _memory_summary(raw: dict) -> dict:
     return summary
 
 
+def _connection_budget() -> dict:
+    """The connection budget workloads (:mod:`scale_budget`), in a child
+    process of their own, with a scratch directory of their own."""
+    directory = tempfile.mkdtemp(prefix='nova_cells_bench_budget_')
+    try:
+        completed = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), '--budget-child',
+             directory], capture_output=True, text=True,
+            timeout=BUDGET_CHILD_TIMEOUT, check=False)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    if completed.returncode != 0:
+        lines = completed.stderr.strip().splitlines() or ['(no output)']
+        return {'failed': lines[-1]}
+    return json.loads(completed.stdout)
+
+
 def _idle_cell_memory(directory: str) -> dict:
     completed = subprocess.run(
         [sys.executable, os.path.abspath(__file__), '--memory-child',
@@ -384,6 +412,7 @@ def run(iterations: int = DEFAULT_ITERATIONS) -> dict:
         show = _show_instance_scaling(layout, iterations)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+    budget = _connection_budget()
     low, high = show['cells_%d' % CELL_COUNTS[0]], show[
         'cells_%d' % CELL_COUNTS[-1]]
     ratios = {
@@ -403,6 +432,7 @@ def run(iterations: int = DEFAULT_ITERATIONS) -> dict:
         'show_instance': show,
         'ratios': ratios,
         'idle_cell_memory': memory,
+        'connection_budget': budget,
         'goals': {
             'show_instance_flat_within_1_5x':
                 ratios['show_median_%d_over_%d' % (
@@ -421,10 +451,15 @@ def main(argv: list[str] | None = None) -> int:
                         default=DEFAULT_ITERATIONS)
     parser.add_argument('--memory-child', metavar='DIRECTORY',
                         help=argparse.SUPPRESS)
+    parser.add_argument('--budget-child', metavar='DIRECTORY',
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     warnings.simplefilter('ignore')
     if args.memory_child:
         print(json.dumps(_memory_child(args.memory_child)))
+        return 0
+    if args.budget_child:
+        print(json.dumps(scale_budget.run(args.budget_child)))
         return 0
     print(json.dumps(run(args.iterations), indent=2))
     return 0

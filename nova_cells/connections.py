@@ -25,6 +25,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from nova_cells import cell_health
 from nova_cells import exception
 from nova_cells import urls
 from nova_cells.db import cell_engine
+from nova_cells.db import connection_budget
 from nova_cells.db.sqlalchemy import round_trips
 from nova_cells.db.sqlalchemy import sqlite as sqlite_tuning
 
@@ -84,6 +86,9 @@ class ConnectionRegistry:
         # The cell a database key was first registered for, for errors.
         self._cell_by_key: dict[str, str] = {}
         self._facades: dict[str, Any] = {}
+        # Counts, caps and evicts the connections of cell facades.
+        self._budget = connection_budget.ConnectionBudget(
+            forget=self._forget_database)
         self._transports: dict[str, Any] = {}
         self._api_facade = None
         self._main_facade = None
@@ -98,6 +103,7 @@ class ConnectionRegistry:
         and what this process learnt about sick cells is forgotten.
         """
         self.dispose_all()
+        self._budget.reset()
         cell_health.BREAKERS.reset()
         if conf is not None:
             self._conf = conf
@@ -207,9 +213,11 @@ class ConnectionRegistry:
         facade = self._facades.get(key)
         if facade is not None:
             cell_health.check(key)
+            self._budget.touched(key)
             return facade
         url = self.url_for_key(key)
         cell_health.check(key)
+        self._configure_budget()
         with self._lock:
             facade = self._facades.get(key)
             if facade is None:
@@ -222,10 +230,31 @@ class ConnectionRegistry:
                     cell_engine.install, conf=self._conf, cell=label,
                     breaker=cell_health.BREAKERS.get(
                         key, cell_health.DATABASE, label)))
+                # Last: it wraps the pool the hooks above built.
+                facade.append_on_engine_create(functools.partial(
+                    self._budget.install, key))
                 self._facades[key] = facade
                 LOG.debug('Created database facade %s for %s', key,
                           urls.mask_url(url))
+        self._budget.touched(key, self._cell_by_key.get(key))
         return facade
+
+    def _configure_budget(self) -> None:
+        group = self._conf.cell_database
+        self._budget.configure(group.max_total_connections,
+                               group.idle_timeout, group.pool_timeout)
+
+    def connection_stats(self) -> dict:
+        """Connections held to cell databases: ``total_open``,
+        ``max_total_connections``, ``idle_timeout``, ``evictions`` and
+        ``cells`` (``{cell: {'open': n, 'in_use': m}}``). The API and
+        local databases are not counted."""
+        return self._budget.stats()
+
+    def evict_idle_cells(self, unused_for: float = 0.0) -> int:
+        """Give back the connections of every cell unused for
+        ``unused_for`` seconds with none in use; returns how many."""
+        return self._budget.evict_idle(time.monotonic() - unused_for)
 
     def _local_facade(self, attribute: str, group_name: str):
         facade = getattr(self, attribute)
@@ -291,13 +320,23 @@ class ConnectionRegistry:
 
     # -- disposal --------------------------------------------------------
     def dispose_database(self, key: str) -> bool:
-        """Close a cell facade's pool and forget it; True if one existed."""
+        """Close a cell facade's pool and forget it; True if one existed.
+
+        A connection in use is closed when its call gives it back
+        (:mod:`nova_cells.db.connection_budget`).
+        """
+        self._budget.retire(key)
         with self._lock:
             facade = self._facades.pop(key, None)
         if facade is None:
             return False
         facade.dispose_pool()
         return True
+
+    def _forget_database(self, key: str) -> None:
+        """Drop a cell facade whose pools the budget has closed."""
+        with self._lock:
+            self._facades.pop(key, None)
 
     def dispose_transport(self, key: str) -> bool:
         """Clean up a cell transport and forget it; True if one existed."""
@@ -310,6 +349,8 @@ class ConnectionRegistry:
 
     def dispose_all(self) -> None:
         """Dispose every facade and transport, the local ones included."""
+        for key in list(self._facades):
+            self._budget.retire(key)
         with self._lock:
             facades = list(self._facades.values())
             facades += [f for f in (self._api_facade, self._main_facade)

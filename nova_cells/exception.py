@@ -141,6 +141,19 @@ class MarkerCellUnavailable(NovaCellsException):
     code = 503
 
 
+class ConnectionBudgetExhausted(NovaCellsException):
+    """Every connection the process may hold to cell databases is in use
+    and none came free within the pool timeout."""
+
+    msg_fmt = ('Every one of the %(limit)d connections this process may '
+               'hold to cell databases ([cell_database] '
+               'max_total_connections) is in use, and none came free '
+               'within %(timeout)s s, so the call into cell %(cell)s gave '
+               'up. Raise [cell_database] max_total_connections (0 means no '
+               'cap) or pool_timeout, or run fewer calls at once.')
+    code = 503
+
+
 class CellUnavailable(NovaCellsException):
     """A cell's database or message queue cannot be used right now: it
     refused, timed out, or this process marked it down after repeated

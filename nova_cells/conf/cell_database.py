@@ -57,12 +57,12 @@ cell_database_opts = [
         help='Seconds between two attempts to open a connection.'),
     cfg.IntOpt(
         'max_pool_size',
-        default=5,
+        default=2,
         min=1,
         help='Connections kept open to each cell database.'),
     cfg.IntOpt(
         'max_overflow',
-        default=50,
+        default=8,
         min=0,
         help='Connections a cell\'s pool may open beyond max_pool_size '
              'under load; closed again when returned.'),
@@ -79,6 +79,27 @@ cell_database_opts = [
              'its pool (a round trip before every call). Off by default: '
              'a connection the server dropped fails the one call that '
              'uses it with DBConnectionError, and the pool is renewed.'),
+    cfg.IntOpt(
+        'max_total_connections',
+        default=0,
+        min=0,
+        help='Most connections this process holds to all cell databases '
+             'together (the API and local databases are not counted). '
+             'When a new one is needed at the cap, the least recently '
+             'used cell with no connection in use gives its connections '
+             'back first; when every connection is in use the call waits '
+             'up to pool_timeout, then fails with '
+             'ConnectionBudgetExhausted. 0 means no cap. Worst case per '
+             'database server without a cap: cells on it x workers x '
+             '(max_pool_size + max_overflow).'),
+    cfg.FloatOpt(
+        'idle_timeout',
+        default=300.0,
+        min=0.0,
+        help='Seconds a cell\'s connections may stay unused before they '
+             'are closed and its engine is freed; the next call into the '
+             'cell opens them again, transparently. Connections in use are '
+             'never closed. 0 keeps them for the life of the process.'),
 ]
 
 

@@ -1,0 +1,425 @@
+"""The connection budget at scale: the ``connection_budget`` part of
+``bench_scale`` (issue 14), run by it in a child process of its own.
+
+Workloads, each from ``THREADS`` threads calling the show path
+(``InstanceMapping.get_by_instance_uuid`` -> ``im.target()`` ->
+``instance_get_by_uuid``) and checking every row came from the cell it
+was routed to, once with ``[cell_database] max_total_connections = 64``
+and once with no budget (0):
+
+* ``working_set``: 95 % of reads on 50 of the cells, the rest spread over
+  all of them;
+* ``uniform``: every read on a cell picked at random (the budget's worst
+  case: nearly every read needs a connection another cell gives back).
+
+Open connections are sampled every 10 ms (the registry's count, and on
+PostgreSQL the server's ``pg_stat_activity``). Floors from the same run:
+``two_cells`` (the same threads, 2 cells) for the working set, and
+``bare_new_connection`` (the bare driver opens a new connection, runs the
+same select and closes it, from the same threads) for uniform reads.
+
+Backends: ``SQLITE_CELLS`` SQLite files; on PostgreSQL (when reachable)
+``POSTGRESQL_CELLS`` cells over ``POSTGRESQL_DATABASES`` databases (cell
+URLs differ by ``application_name``, so each cell is its own facade and
+pool; every cell's instance row names the cell). PostgreSQL's
+``max_connections`` (100 here) cannot hold the no-budget run's connection
+per cell, so that comparison is reported as not run.
+
+Memory: RSS of the whole process after touching every SQLite cell under
+the budget, and per evicted cell the Python heap (tracemalloc) and file
+descriptors left behind.
+"""
+
+import os
+import random
+import shutil
+import sqlite3
+import statistics
+import threading
+import time
+import tracemalloc
+import uuid as uuid_lib
+
+import sqlalchemy as sa
+
+try:
+    from benchmarks import server_databases
+except ImportError:  # run as a script: its own directory is on sys.path
+    import server_databases
+
+SQLITE_CELLS = 1000
+POSTGRESQL_CELLS = 200
+POSTGRESQL_DATABASES = 20
+THREADS = 8
+BUDGET = 64
+HOT_CELLS = 50
+HOT_FRACTION = 0.95
+READS = 2400
+SAMPLE_SECONDS = 0.01
+MEMORY_CELLS = 200
+GOAL_WORKING_SET_OVER_TWO_CELLS = 1.3
+GOAL_UNIFORM_OVER_BARE = 1.5
+GOAL_RSS_MIB = 150
+# The routed read's select, for the bare driver (its own parameter style).
+_SELECT = ('SELECT * FROM instances WHERE uuid = %(uuid)s AND deleted = 0')
+
+
+# -- workload ---------------------------------------------------------------
+
+def _instance_row(uuid: str, host: str) -> dict:
+    return {'uuid': uuid, 'host': host, 'project_id': 'bench',
+            'user_id': 'bench', 'vm_state': 'active', 'deleted': 0}
+
+
+def _api_database(url: str, cells: list[dict]) -> None:
+    from nova_cells.db.sqlalchemy import api_models
+    from nova_cells.tests.fixtures import database as database_fixture
+
+    database_fixture.create_schema(url, 'api')
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        connection.execute(sa.insert(api_models.CellMapping), [
+            {'id': index + 1, 'uuid': cell['uuid'], 'name': cell['name'],
+             'transport_url': 'none:///', 'database_connection': cell['url'],
+             'disabled': False} for index, cell in enumerate(cells)])
+        connection.execute(sa.insert(api_models.InstanceMapping), [
+            {'instance_uuid': cell['instance'], 'cell_id': index + 1,
+             'project_id': 'bench', 'user_id': 'bench',
+             'queued_for_delete': False}
+            for index, cell in enumerate(cells)])
+    engine.dispose()
+
+
+def _sqlite_cells(directory: str, count: int) -> list[dict]:
+    from nova_cells.tests.fixtures import database as database_fixture
+
+    template = os.path.join(directory, 'template.sqlite')
+    database_fixture.create_schema('sqlite:///' + template, 'main')
+    insert = ('INSERT INTO instances (uuid, host, project_id, user_id, '
+              'vm_state, deleted) VALUES (?, ?, ?, ?, ?, ?)')
+    cells = []
+    for index in range(count):
+        path = os.path.join(directory, 'cell%d.sqlite' % index)
+        shutil.copyfile(template, path)
+        cell = {'uuid': str(uuid_lib.uuid4()), 'name': 'cell%d' % index,
+                'url': 'sqlite:///' + path, 'path': path,
+                'instance': str(uuid_lib.uuid4())}
+        connection = sqlite3.connect(path)
+        with connection:
+            connection.execute(insert, tuple(
+                _instance_row(cell['instance'], cell['name']).values()))
+        connection.close()
+        cells.append(cell)
+    return cells
+
+
+def _postgresql_cells(urls: list[str], count: int) -> list[dict]:
+    from nova_cells.db.sqlalchemy import models
+    from nova_cells.tests.fixtures import database as database_fixture
+
+    cells = [{'uuid': str(uuid_lib.uuid4()), 'name': 'cell%d' % index,
+              'instance': str(uuid_lib.uuid4()),
+              'url': sa.engine.make_url(urls[index % len(urls)])
+              .update_query_dict({'application_name': 'bcell%d' % index})
+              .render_as_string(hide_password=False)}
+             for index in range(count)]
+    for offset, url in enumerate(urls):
+        database_fixture.create_schema(url, 'main')
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with engine.begin() as connection:
+            connection.execute(sa.insert(models.Instance), [
+                _instance_row(cell['instance'], cell['name'])
+                for cell in cells[offset::len(urls)]])
+        engine.dispose()
+    return cells
+
+
+def _configure(directory: str, api_url: str, budget: int):
+    from nova_cells import connections
+    from nova_cells.conf import CONF
+
+    CONF([], project='nova_cells', default_config_files=[])
+    CONF.set_override('state_path', directory)
+    CONF.set_override('connection', api_url, group='api_database')
+    CONF.set_override('connection', 'sqlite:///' + os.path.join(
+        directory, 'main.sqlite'), group='database')
+    CONF.set_override('max_total_connections', budget,
+                      group='cell_database')
+    CONF.set_override('idle_timeout', 0, group='cell_database')
+    registry = connections.get_registry()
+    registry.configure(CONF)
+    return registry
+
+
+def _show(ctxt, cell: dict) -> bool:
+    from nova_cells import objects
+    from nova_cells.db.sqlalchemy import api as db_api
+
+    mapping = objects.InstanceMapping.get_by_instance_uuid(
+        ctxt, cell['instance'])
+    with mapping.target(ctxt) as cell_context:
+        row = db_api.instance_get_by_uuid(cell_context, cell['instance'])
+    return row.host == cell['name']
+
+
+class _Sampler(threading.Thread):
+    def __init__(self, count):
+        super().__init__(daemon=True)
+        self.count = count
+        self.samples: list[int] = []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            self.samples.append(self.count())
+            self.stop.wait(SAMPLE_SECONDS)
+
+
+def _from_threads(call, picks: list[list]) -> tuple[list[float], int]:
+    """Run ``call(pick)`` for each thread's picks; latencies (us) and how
+    many calls returned something false or raised."""
+    samples: list[float] = []
+    wrong = [0]
+    lock = threading.Lock()
+    start_line = threading.Barrier(len(picks))
+
+    def worker(mine):
+        local, bad = [], 0
+        start_line.wait()
+        for pick in mine:
+            started = time.perf_counter_ns()
+            try:
+                good = call(pick)
+            except Exception:  # counted as a wrong read, never hidden
+                good = False
+            local.append((time.perf_counter_ns() - started) / 1000.0)
+            bad += not good
+        with lock:
+            samples.extend(local)
+            wrong[0] += bad
+
+    threads = [threading.Thread(target=worker, args=(mine,))
+               for mine in picks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return samples, wrong[0]
+
+
+def _picks(cells: list[dict], hot: int | None, seed: int) -> list[list]:
+    rng = random.Random(seed)
+    per_thread = READS // THREADS
+
+    def one():
+        if hot and rng.random() < HOT_FRACTION:
+            return cells[rng.randrange(hot)]
+        return cells[rng.randrange(len(cells))]
+
+    return [[one() for _ in range(per_thread)] for _ in range(THREADS)]
+
+
+def _summary(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    return {'median_us': round(statistics.median(ordered), 1),
+            'p99_us': round(ordered[int(0.99 * (len(ordered) - 1))], 1),
+            'reads': len(ordered)}
+
+
+def _workload(directory: str, api_url: str, cells: list[dict], budget: int,
+              hot: int | None, server_count=None) -> dict:
+    from nova_cells import context
+
+    registry = _configure(directory, api_url, budget)
+    ctxt = context.get_admin_context()
+    held = _Sampler(lambda: registry.connection_stats()['total_open'])
+    on_server = _Sampler(server_count) if server_count else None
+    for sampler in filter(None, (held, on_server)):
+        sampler.start()
+    try:
+        samples, wrong = _from_threads(lambda cell: _show(ctxt, cell),
+                                       _picks(cells, hot, seed=7))
+    finally:
+        for sampler in filter(None, (held, on_server)):
+            sampler.stop.set()
+            sampler.join()
+    stats = registry.connection_stats()
+    registry.dispose_all()
+    figures = dict(_summary(samples), wrong_reads=wrong,
+                   max_open=max(held.samples), samples=len(held.samples),
+                   evictions=stats['evictions'],
+                   cells_touched=len({cell['uuid'] for mine in _picks(
+                       cells, hot, seed=7) for cell in mine}))
+    if on_server:
+        figures['max_open_on_server'] = max(on_server.samples)
+    if budget:
+        figures['within_budget_at_every_sample'] = (
+            figures['max_open'] <= budget and
+            figures.get('max_open_on_server', 0) <= budget)
+    return figures
+
+
+def _bare_new_connection(cells: list[dict], connect, sql: str) -> dict:
+    """The bare driver: a new connection, the instance select, close."""
+    def one(cell):
+        connection = connect(cell)
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, {'uuid': cell['instance']})
+            return cursor.fetchone() is not None
+        finally:
+            connection.close()
+
+    samples, wrong = _from_threads(one, _picks(cells, None, seed=11))
+    return dict(_summary(samples), wrong_reads=wrong)
+
+
+def _compare(directory: str, api_urls: dict, cells: list[dict],
+             connect, sql: str, server_count=None,
+             no_budget: bool = True) -> dict:
+    two = _workload(directory, api_urls[2], cells[:2], BUDGET, None,
+                    server_count)
+    result = {'two_cells': two,
+              'bare_new_connection': _bare_new_connection(cells, connect,
+                                                          sql)}
+    for name, hot in (('working_set', HOT_CELLS), ('uniform', None)):
+        result[name] = {'budget_%d' % BUDGET: _workload(
+            directory, api_urls['all'], cells, BUDGET, hot, server_count)}
+        result[name]['no_budget'] = _workload(
+            directory, api_urls['all'], cells, 0, hot) if no_budget else {
+            'skipped': 'one connection per cell touched exceeds the '
+                       "server's max_connections"}
+    working = result['working_set']['budget_%d' % BUDGET]
+    uniform = result['uniform']['budget_%d' % BUDGET]
+    result['goals'] = {
+        'working_set_over_two_cells': round(
+            working['median_us'] / two['median_us'], 2),
+        'working_set_goal_at_most': GOAL_WORKING_SET_OVER_TWO_CELLS,
+        'uniform_over_bare_new_connection': round(
+            uniform['median_us'] /
+            result['bare_new_connection']['median_us'], 2),
+        'uniform_goal_at_most': GOAL_UNIFORM_OVER_BARE,
+        'within_budget_at_every_sample': bool(
+            working['within_budget_at_every_sample'] and
+            uniform['within_budget_at_every_sample']),
+        'every_read_right': not (working['wrong_reads'] or
+                                 uniform['wrong_reads']),
+    }
+    result['goals']['met'] = bool(
+        result['goals']['working_set_over_two_cells'] <=
+        GOAL_WORKING_SET_OVER_TWO_CELLS and
+        result['goals']['uniform_over_bare_new_connection'] <=
+        GOAL_UNIFORM_OVER_BARE and
+        result['goals']['within_budget_at_every_sample'] and
+        result['goals']['every_read_right'])
+    return result
+
+
+# -- memory ------------------------------------------------------------------
+
+def _rss_mib() -> float:
+    with open('/proc/self/status') as status:
+        for line in status:
+            if line.startswith('VmRSS:'):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def _memory(directory: str, api_url: str, cells: list[dict]) -> dict:
+    """RSS after touching every cell under the budget, then what an
+    evicted cell leaves behind."""
+    from nova_cells import context
+
+    registry = _configure(directory, api_url, BUDGET)
+    ctxt = context.get_admin_context()
+    for cell in cells:
+        _show(ctxt, cell)
+    rss = _rss_mib()
+    facades = registry.facade_count()
+    registry.evict_idle_cells()
+    tracemalloc.start()
+    fds_before = len(os.listdir('/proc/self/fd'))
+    traced_before = tracemalloc.get_traced_memory()[0]
+    for cell in cells[:MEMORY_CELLS]:
+        _show(ctxt, cell)
+        registry.evict_idle_cells()
+    per_cell_bytes = (tracemalloc.get_traced_memory()[0] -
+                      traced_before) / MEMORY_CELLS
+    fds_after = len(os.listdir('/proc/self/fd'))
+    tracemalloc.stop()
+    registry.dispose_all()
+    return {'cells_touched': len(cells),
+            'rss_mib_after_touching_all': rss,
+            'rss_goal_mib_at_most': GOAL_RSS_MIB,
+            'rss_goal_met': rss <= GOAL_RSS_MIB,
+            'cell_facades_held_under_budget': facades,
+            'per_evicted_cell_heap_bytes': round(per_cell_bytes),
+            'per_evicted_cell_open_fds': round(
+                (fds_after - fds_before) / MEMORY_CELLS, 3)}
+
+
+def _sqlite(directory: str) -> dict:
+    cells = _sqlite_cells(directory, SQLITE_CELLS)
+    api_urls = {2: 'sqlite:///' + os.path.join(directory, 'api2.sqlite'),
+                'all': 'sqlite:///' + os.path.join(directory, 'api.sqlite')}
+    _api_database(api_urls[2], cells[:2])
+    _api_database(api_urls['all'], cells)
+    result = _compare(directory, api_urls, cells,
+                      lambda cell: sqlite3.connect(cell['path']),
+                      _SELECT % {'uuid': ':uuid'})
+    result['memory'] = _memory(directory, api_urls['all'], cells)
+    result['cells'] = SQLITE_CELLS
+    return result
+
+
+def _postgresql(directory: str) -> dict:
+    names = ['db%d' % index for index in range(POSTGRESQL_DATABASES)]
+    with server_databases.databases('postgresql', names) as urls:
+        cells = _postgresql_cells([urls[name] for name in names],
+                                  POSTGRESQL_CELLS)
+        api_urls = {2: 'sqlite:///' + os.path.join(directory, 'pg2.sqlite'),
+                    'all': 'sqlite:///' + os.path.join(directory,
+                                                       'pg.sqlite')}
+        _api_database(api_urls[2], cells[:2])
+        _api_database(api_urls['all'], cells)
+        database_names = [sa.engine.make_url(urls[name]).database
+                          for name in names]
+        counter = sa.create_engine(urls[names[0]],
+                                   poolclass=sa.pool.StaticPool)
+        count_query = sa.text('SELECT count(*) FROM pg_stat_activity '
+                              'WHERE datname = ANY(:names) AND '
+                              "application_name LIKE 'bcell%'")
+
+        def server_count():
+            with counter.connect() as connection:
+                return connection.execute(
+                    count_query, {'names': database_names}).scalar_one()
+
+        import psycopg2
+
+        def connect(cell):
+            url = sa.engine.make_url(cell['url'])
+            return psycopg2.connect(
+                host=url.host, port=url.port, user=url.username,
+                password=url.password, dbname=url.database,
+                application_name='bare')
+
+        try:
+            result = _compare(directory, api_urls, cells, connect,
+                              _SELECT % {'uuid': '%(uuid)s'}, server_count,
+                              no_budget=False)
+        finally:
+            counter.dispose()
+    result['cells'] = POSTGRESQL_CELLS
+    result['databases'] = POSTGRESQL_DATABASES
+    return result
+
+
+def run(directory: str) -> dict:
+    """Every figure; ``directory`` is a scratch directory of its own."""
+    result = {'threads': THREADS, 'budget': BUDGET, 'reads': READS,
+              'sqlite': _sqlite(directory)}
+    reason = server_databases.reachable()['postgresql']
+    result['postgresql'] = (_postgresql(directory) if reason is None
+                            else {'skipped': reason})
+    return result
