@@ -73,9 +73,9 @@ def _instance_row(uuid: str, host: str) -> dict:
 
 def _api_database(url: str, cells: list[dict]) -> None:
     from nova_cells.db.sqlalchemy import api_models
-    from nova_cells.tests.fixtures import database as database_fixture
+    from nova_cells.db.sqlalchemy import schema
 
-    database_fixture.create_schema(url, 'api')
+    schema.create_tables(url, 'api')
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.begin() as connection:
         connection.execute(sa.insert(api_models.CellMapping), [
@@ -91,10 +91,10 @@ def _api_database(url: str, cells: list[dict]) -> None:
 
 
 def _sqlite_cells(directory: str, count: int) -> list[dict]:
-    from nova_cells.tests.fixtures import database as database_fixture
+    from nova_cells.db.sqlalchemy import schema
 
     template = os.path.join(directory, 'template.sqlite')
-    database_fixture.create_schema('sqlite:///' + template, 'main')
+    schema.create_tables('sqlite:///' + template, 'main')
     insert = ('INSERT INTO instances (uuid, host, project_id, user_id, '
               'vm_state, deleted) VALUES (?, ?, ?, ?, ?, ?)')
     cells = []
@@ -115,7 +115,7 @@ def _sqlite_cells(directory: str, count: int) -> list[dict]:
 
 def _postgresql_cells(urls: list[str], count: int) -> list[dict]:
     from nova_cells.db.sqlalchemy import models
-    from nova_cells.tests.fixtures import database as database_fixture
+    from nova_cells.db.sqlalchemy import schema
 
     cells = [{'uuid': str(uuid_lib.uuid4()), 'name': 'cell%d' % index,
               'instance': str(uuid_lib.uuid4()),
@@ -124,7 +124,7 @@ def _postgresql_cells(urls: list[str], count: int) -> list[dict]:
               .render_as_string(hide_password=False)}
              for index in range(count)]
     for offset, url in enumerate(urls):
-        database_fixture.create_schema(url, 'main')
+        schema.create_tables(url, 'main')
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         with engine.begin() as connection:
             connection.execute(sa.insert(models.Instance), [

@@ -7,6 +7,7 @@ is simply left out, and the benchmark says so in its JSON.
 """
 
 import contextlib
+import uuid
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exception
@@ -33,16 +34,19 @@ def reachable() -> dict:
 @contextlib.contextmanager
 def databases(kind: str, names: list[str]):
     """Yield ``{name: url}`` of new, empty databases; dropped afterwards."""
-    from nova_cells.tests.fixtures import backends
-
+    backend = provision.Backend.backend_for_database_type(kind)
     created = {}
     try:
         for name in names:
-            created[name] = backends.ProvisionedDatabase(kind)
-        yield {name: database.url for name, database in created.items()}
+            database = 'ncbench_%s' % uuid.uuid4().hex[:12]
+            backend.create_named_database(database)
+            created[name] = database
+        yield {name: backend.provisioned_database_url(database)
+               .render_as_string(hide_password=False)
+               for name, database in created.items()}
     finally:
         for database in created.values():
-            database.drop()
+            backend.drop_named_database(database, conditional=True)
 
 
 @contextlib.contextmanager

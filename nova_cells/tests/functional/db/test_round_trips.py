@@ -97,6 +97,7 @@ class _RoundTripTests:
         self.assertEqual([gone.uuid], [row.uuid for row in page])
 
     def test_uncached_mapping_lookups_send_one_statement(self):
+        self.flags(mapping_cache=False, group='cells')
         instance_uuid = uuidutils.generate_uuid()
         objects.InstanceMapping(
             self.context, instance_uuid=instance_uuid, cell_mapping=self.cell,
