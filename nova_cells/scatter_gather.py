@@ -45,6 +45,19 @@ Bounded concurrency
     excepted). A cell call still queued when its caller's deadline passes
     is dropped without running, and reported as did-not-respond.
 
+Cells on local SQLite files
+    A cell whose database is a SQLite file does CPU work under the GIL,
+    not waits on a server, so threads cannot overlap its calls, and a
+    thread hand-off per cell (plus GIL contention between workers) costs
+    more than the call. Those cells run in a *lane*: one pool task that
+    calls them one after another. They keep the same contract, because the
+    lane is a worker, not the caller: the caller still waits at most the
+    timeout, a lane stuck on a cell is abandoned like any worker, and
+    should a lane call run longer than :data:`_LANE_PATIENCE`, the caller
+    opens another lane for the cells queued behind it, so a slow file
+    holds up no other cell. Cells on servers get a pool task each, so
+    their round trips overlap.
+
 Which cells
     :func:`scatter_gather_all_cells` fans out to every cell mapping,
     *disabled cells included* (as in Nova: ``disabled`` only keeps the
@@ -61,12 +74,15 @@ given (:func:`nova_cells.config.parse_args` or ``registry.configure``).
 """
 
 import collections
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
+
+import sqlalchemy
 
 from nova_cells import cell_cache
 from nova_cells import cell_health
@@ -78,6 +94,9 @@ LOG = logging.getLogger(__name__)
 
 # Idle workers above what the load needs exit after this many seconds.
 _IDLE_WORKER_SECONDS = 30.0
+# A lane call running longer than this makes the caller open another lane
+# for the calls queued behind it: a local file answers in milliseconds.
+_LANE_PATIENCE = 0.05
 
 
 class _DidNotRespond:
@@ -134,11 +153,13 @@ class _WorkerPool:
     def thread_count(self) -> int:
         return self._threads
 
-    def submit(self, task: Callable[[], None], size: int) -> None:
+    def submit(self, tasks: Iterable[Callable[[], None]], size: int) -> None:
+        """Queue ``tasks`` (under one lock, however many there are)."""
         with self._condition:
             self._size = size
-            self._tasks.append(task)
-            self._dispatch()
+            for task in tasks:
+                self._tasks.append(task)
+                self._dispatch()
 
     def abandon(self, task: Callable[[], None]) -> None:
         """Stop counting ``task`` (still running) against the size."""
@@ -256,6 +277,29 @@ def _targeted(ctxt, cell_mapping: Any):
     return nova_context.target_cell(ctxt, cell_mapping)
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_local_file_url(url: str) -> bool:
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except Exception:  # a template or a bad URL: targeting will say so
+        return False
+    database = parsed.database
+    return (parsed.get_backend_name() == 'sqlite' and bool(database) and
+            database != ':memory:' and
+            not database.startswith('file::memory:'))
+
+
+def _in_a_lane(cell_mapping: Any) -> bool:
+    """Whether the cell's database is a SQLite file on this machine.
+
+    Its calls are CPU work under the GIL, not waits on a server: threads
+    cannot overlap them, so they run one after another in a lane instead
+    of paying a thread hand-off (and GIL contention) each.
+    """
+    url = getattr(cell_mapping, 'database_connection', None)
+    return isinstance(url, str) and _is_local_file_url(url)
+
+
 class _CellCall:
     """``fn`` in one cell, on behalf of one :class:`_Gather`."""
 
@@ -267,6 +311,8 @@ class _CellCall:
         self.deadline = gather.deadline
         self.state = _QUEUED
         self.abandoned = False
+        #: The pool task running this call: the call itself, or its lane.
+        self.task: Callable[[], None] = self
         self._ctxt = ctxt
         self._cell_mapping = cell_mapping
         self._fn = fn
@@ -284,6 +330,28 @@ class _CellCall:
         self.gather.finish(self, outcome)
 
 
+class _Lane:
+    """One pool task running a gather's lane calls one after another.
+
+    Should a call keep its lane longer than :data:`_LANE_PATIENCE`, the
+    caller opens another lane for the calls queued behind it (see
+    :meth:`_Gather.wait`), so a hung cell holds up no other.
+    """
+
+    def __init__(self, gather: '_Gather') -> None:
+        self.gather = gather
+        #: When the lane's current call was taken (None: between calls).
+        self.busy_since: float | None = None
+
+    def __call__(self) -> None:
+        while True:
+            call = self.gather.next_lane_call(self)
+            if call is None:
+                return
+            call.task = self
+            call()
+
+
 class _Gather:
     """One scatter-gather call: the outcomes so far and who is still out."""
 
@@ -292,15 +360,49 @@ class _Gather:
         self.outcomes: dict[str, Any] = {}
         self._condition = threading.Condition()
         self._calls: list[_CellCall] = []
+        self._pooled: list[_CellCall] = []
+        self._lane_queue: collections.deque = collections.deque()
+        self._lanes: list[_Lane] = []
+        self._workers = 1
         self._outstanding = 0
 
-    def add(self, call: _CellCall) -> None:
+    def add(self, call: _CellCall, in_lane: bool) -> None:
         self._calls.append(call)
+        (self._lane_queue if in_lane else self._pooled).append(call)
         self._outstanding += 1
 
     def submit(self, workers: int) -> None:
-        for call in self._calls:
-            _POOL.submit(call, workers)
+        self._workers = workers
+        tasks: list[Callable[[], None]] = list(self._pooled)
+        if self._lane_queue:
+            tasks.append(self._new_lane())
+        _POOL.submit(tasks, workers)
+
+    def _new_lane(self) -> _Lane:
+        lane = _Lane(self)
+        self._lanes.append(lane)
+        return lane
+
+    def next_lane_call(self, lane: _Lane) -> _CellCall | None:
+        """The lane's next call still queued, or None: the lane is done."""
+        with self._condition:
+            lane.busy_since = None
+            while self._lane_queue:
+                call = self._lane_queue.popleft()
+                if call.state == _QUEUED:
+                    lane.busy_since = time.monotonic()
+                    return call
+            return None
+
+    def _lanes_overdue(self, now: float) -> bool:
+        """Calls wait for a lane while every lane has spent longer than
+        :data:`_LANE_PATIENCE` on its current call (caller holds the
+        lock)."""
+        if not self._lane_queue:
+            return False
+        return all(lane.busy_since is not None and
+                   now - lane.busy_since >= _LANE_PATIENCE
+                   for lane in self._lanes)
 
     def start(self, call: _CellCall) -> bool:
         """Called by the worker: may the call run? Not if the caller gave
@@ -337,27 +439,36 @@ class _Gather:
     def wait(self) -> None:
         """Block until every cell answered or the deadline passed; then
         give up on the rest (dropping queued calls, abandoning running
-        ones) and record them as did-not-respond."""
+        ones) and record them as did-not-respond.
+
+        While lane calls are queued, wake every :data:`_LANE_PATIENCE`
+        to open another lane if every lane is held up by a slow cell.
+        """
         abandoned = []
         with self._condition:
             while self._outstanding:
-                remaining = self.deadline - time.monotonic()
+                now = time.monotonic()
+                remaining = self.deadline - now
                 if remaining <= 0:
                     break
+                if self._lane_queue:
+                    if self._lanes_overdue(now):
+                        _POOL.submit([self._new_lane()], self._workers)
+                    remaining = min(remaining, _LANE_PATIENCE)
                 self._condition.wait(remaining)
             for call in self._calls:
                 if call.state == _QUEUED:
                     call.state = _DROPPED
                 elif call.state == _RUNNING:
                     call.abandoned = True
-                    abandoned.append(call)
+                    abandoned.append(call.task)
                 else:
                     continue
                 self.outcomes[call.cell_uuid] = did_not_respond_sentinel
                 LOG.warning('Timed out waiting for cell %s (%s).',
                             call.cell_uuid, call.state)
-        for call in abandoned:
-            _POOL.abandon(call)
+        for task in abandoned:
+            _POOL.abandon(task)
 
 
 # -- the public calls -------------------------------------------------------
@@ -400,7 +511,8 @@ def scatter_gather_cells(ctxt, cell_mappings: Iterable[Any],
             # Marked down: answered now, no worker, no network.
             gather.outcomes[cell_uuid] = refusal
             continue
-        gather.add(_CellCall(gather, ctxt, cell_mapping, fn, args, kwargs))
+        gather.add(_CellCall(gather, ctxt, cell_mapping, fn, args, kwargs),
+                   in_lane=_in_a_lane(cell_mapping))
     gather.submit(workers)
     gather.wait()
     for cell_uuid, outcome in gather.outcomes.items():

@@ -2,6 +2,7 @@
 the worker pool."""
 
 import copy
+import functools
 import os
 import pickle
 import threading
@@ -17,12 +18,21 @@ from nova_cells import context
 from nova_cells import exception
 from nova_cells import scatter_gather
 from nova_cells.tests import base
-from nova_cells.tests.fixtures.cells import FakeCell
-from nova_cells.tests.fixtures.cells import make_cells
+from nova_cells.tests.fixtures import cells as cells_fixture
 
 # Generous enough for a loaded CI machine, small enough to keep tests fast.
 SHORT_TIMEOUT = 0.3
 MARGIN = 0.5
+
+#: Cells on a database server: each call gets a pool task of its own
+#: (cells on SQLite files share a lane, see TestLocalFileLane).
+ServerCell = functools.partial(
+    cells_fixture.FakeCell,
+    database_connection=cells_fixture.SERVER_DATABASE_URL)
+
+
+def make_server_cells(count: int) -> list:
+    return cells_fixture.make_cells(count, cells_fixture.SERVER_DATABASE_URL)
 
 
 class HangingCells:
@@ -83,7 +93,7 @@ class ScatterGatherTestBase(base.TestCase):
 class TestOutcomes(ScatterGatherTestBase):
 
     def test_each_cell_runs_with_its_own_targeted_copy(self):
-        cells = make_cells(5)
+        cells = make_server_cells(5)
         seen = {}
 
         def record(cctxt, first, second=None):
@@ -102,7 +112,7 @@ class TestOutcomes(ScatterGatherTestBase):
             self.assertIsNotNone(cctxt.db_connection)
 
     def test_a_raising_cell_yields_its_exception(self):
-        cells = make_cells(3)
+        cells = make_server_cells(3)
         error = ValueError('boom')
 
         def fail_in_second(cctxt):
@@ -122,7 +132,7 @@ class TestOutcomes(ScatterGatherTestBase):
     def test_a_url_in_a_cell_error_is_logged_masked(self):
         logger = self.useFixture(fixtures.FakeLogger(
             name=scatter_gather.__name__))
-        cells = make_cells(1)
+        cells = make_server_cells(1)
 
         def fail(cctxt):
             raise RuntimeError('cannot reach mysql+pymysql://nova:'
@@ -136,8 +146,8 @@ class TestOutcomes(ScatterGatherTestBase):
         self.assertNotIn('Sup3rS3cret', logger.output)
 
     def test_an_untargetable_cell_is_that_cell_failure(self):
-        good = FakeCell()
-        bad = FakeCell(database_connection='no-such-dialect://u:pw@h/db')
+        good = ServerCell()
+        bad = ServerCell(database_connection='no-such-dialect://u:pw@h/db')
 
         outcomes = scatter_gather.scatter_gather_cells(
             self.context, [good, bad], 5, lambda cctxt: 'ok')
@@ -147,7 +157,7 @@ class TestOutcomes(ScatterGatherTestBase):
         self.assertNotIn('pw', str(outcomes[bad.uuid]))
 
     def test_a_cell_listed_twice_is_asked_once(self):
-        cell = FakeCell()
+        cell = ServerCell()
         function = HangingCells()
 
         outcomes = scatter_gather.scatter_gather_cells(
@@ -171,7 +181,7 @@ class TestOutcomes(ScatterGatherTestBase):
                           copied['cell'])
 
     def test_single_cell(self):
-        cell = FakeCell()
+        cell = ServerCell()
         outcomes = scatter_gather.scatter_gather_single_cell(
             self.context, cell, lambda cctxt, value: value * 2, 21)
         self.assertEqual({cell.uuid: 42}, outcomes)
@@ -180,7 +190,7 @@ class TestOutcomes(ScatterGatherTestBase):
 class TestTimeouts(ScatterGatherTestBase):
 
     def test_a_hung_cell_costs_the_timeout_and_no_more(self):
-        cells = make_cells(6)
+        cells = make_server_cells(6)
         function = self.hang([cells[2]])
 
         outcomes, elapsed = self.timed(
@@ -197,7 +207,7 @@ class TestTimeouts(ScatterGatherTestBase):
 
     def test_default_timeout_comes_from_config(self):
         self.flags(group='cells', scatter_gather_timeout=SHORT_TIMEOUT)
-        cell = FakeCell()
+        cell = ServerCell()
         function = self.hang([cell])
 
         outcomes, elapsed = self.timed(self.context, [cell], None, function)
@@ -224,7 +234,7 @@ class TestTimeouts(ScatterGatherTestBase):
         self.addCleanup(registry.dispose_all)
         self.useFixture(fixtures.MockPatchObject(
             connections, 'REGISTRY', registry))
-        cell = FakeCell()
+        cell = ServerCell()
         released = threading.Event()
         self.addCleanup(wait_until_not_stuck, [cell.uuid])
         self.addCleanup(released.set)
@@ -237,7 +247,7 @@ class TestTimeouts(ScatterGatherTestBase):
                       outcomes[cell.uuid])
 
     def test_a_stuck_cell_is_answered_at_once_by_later_calls(self):
-        cells = make_cells(4)
+        cells = make_server_cells(4)
         function = self.hang([cells[0]])
         scatter_gather.scatter_gather_cells(
             self.context, cells, SHORT_TIMEOUT, function)
@@ -255,7 +265,7 @@ class TestTimeouts(ScatterGatherTestBase):
         self.assertEqual(1, function.calls[cells[0].uuid])
 
     def test_a_stuck_cell_is_asked_again_once_it_recovers(self):
-        cell = FakeCell()
+        cell = ServerCell()
         function = self.hang([cell])
         scatter_gather.scatter_gather_cells(
             self.context, [cell], SHORT_TIMEOUT, function)
@@ -270,7 +280,7 @@ class TestTimeouts(ScatterGatherTestBase):
     def test_a_busy_cell_within_its_deadline_is_not_stuck(self):
         # Two callers list the same slow (but healthy) cell at once: the
         # second must wait for its own answer, not be told the cell is down.
-        cell = FakeCell()
+        cell = ServerCell()
         function = HangingCells(delay=SHORT_TIMEOUT)
         results = []
 
@@ -293,7 +303,7 @@ class TestWorkerPool(ScatterGatherTestBase):
 
     def test_concurrency_is_bounded_by_the_worker_count(self):
         self.flags(group='cells', scatter_gather_workers=3)
-        cells = make_cells(12)
+        cells = make_server_cells(12)
         lock = threading.Lock()
         running = [0]
         most = [0]
@@ -316,11 +326,11 @@ class TestWorkerPool(ScatterGatherTestBase):
 
     def test_hung_cells_do_not_starve_healthy_ones(self):
         self.flags(group='cells', scatter_gather_workers=2)
-        hung = make_cells(2)
+        hung = make_server_cells(2)
         function = self.hang(hung)
         scatter_gather.scatter_gather_cells(
             self.context, hung, SHORT_TIMEOUT, function)
-        healthy = make_cells(4)
+        healthy = make_server_cells(4)
 
         outcomes = scatter_gather.scatter_gather_cells(
             self.context, hung + healthy, 5, function)
@@ -333,7 +343,7 @@ class TestWorkerPool(ScatterGatherTestBase):
 
     def test_a_call_still_queued_at_the_deadline_never_runs(self):
         self.flags(group='cells', scatter_gather_workers=1)
-        hung, queued = FakeCell(name='hung'), FakeCell(name='queued')
+        hung, queued = ServerCell(name='hung'), ServerCell(name='queued')
         function = self.hang([hung])
 
         outcomes = scatter_gather.scatter_gather_cells(
@@ -353,7 +363,7 @@ class TestWorkerPool(ScatterGatherTestBase):
         # The second caller asks before the first gives up (so the cell is
         # not stuck yet), but its call only leaves the queue afterwards.
         self.flags(group='cells', scatter_gather_workers=1)
-        cell = FakeCell()
+        cell = ServerCell()
         function = self.hang([cell])
         first = threading.Thread(
             target=scatter_gather.scatter_gather_cells,
@@ -371,7 +381,7 @@ class TestWorkerPool(ScatterGatherTestBase):
 
     def test_threads_are_reused_across_calls(self):
         self.flags(group='cells', scatter_gather_workers=4)
-        cells = make_cells(4)
+        cells = make_server_cells(4)
         threads = []
         before = scatter_gather._POOL.thread_count
 
@@ -387,13 +397,80 @@ class TestWorkerPool(ScatterGatherTestBase):
         self.assertTrue(all(thread.daemon for thread in threads))
 
 
+class TestLocalFileLane(ScatterGatherTestBase):
+    """Cells on local SQLite files run one after another in one worker,
+    with the same outcomes, timeouts and stuck-cell answers."""
+
+    def test_local_file_cells_share_one_worker_and_servers_do_not(self):
+        files, servers = cells_fixture.make_cells(6), make_server_cells(3)
+        entered = threading.Barrier(len(servers), timeout=5)
+        threads = {}
+
+        def record(cctxt):
+            threads[cctxt.cell_uuid] = threading.current_thread()
+            if cctxt.cell_uuid in {cell.uuid for cell in servers}:
+                entered.wait()  # only passes if the three run at once
+            return cctxt.cell_uuid
+
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, files + servers, 10, record)
+
+        self.assertEqual({cell.uuid: cell.uuid for cell in files + servers},
+                         outcomes)
+        self.assertEqual(1, len({threads[cell.uuid] for cell in files}))
+        self.assertNotIn(threading.current_thread(), threads.values())
+
+    def test_a_hung_local_file_cell_holds_up_no_other(self):
+        cells = cells_fixture.make_cells(5)
+        function = self.hang([cells[0]])  # first in its lane
+
+        outcomes, elapsed = self.timed(
+            self.context, cells, 3, function)
+
+        self.assertIs(scatter_gather.did_not_respond_sentinel,
+                      outcomes[cells[0].uuid])
+        self.assertEqual({cell.uuid: cell.uuid for cell in cells[1:]},
+                         {cell.uuid: outcomes[cell.uuid]
+                          for cell in cells[1:]})
+        self.assertLess(elapsed, 3 + MARGIN)
+
+    def test_a_stuck_local_file_cell_is_answered_at_once(self):
+        cells = cells_fixture.make_cells(3)
+        function = self.hang([cells[1]])
+        scatter_gather.scatter_gather_cells(
+            self.context, cells, SHORT_TIMEOUT, function)
+
+        outcomes, elapsed = self.timed(self.context, cells, 30, function)
+
+        self.assertLess(elapsed, SHORT_TIMEOUT + MARGIN)
+        self.assertIs(scatter_gather.did_not_respond_sentinel,
+                      outcomes[cells[1].uuid])
+        self.assertEqual(cells[2].uuid, outcomes[cells[2].uuid])
+        self.assertEqual(1, function.calls[cells[1].uuid])
+
+    def test_a_raising_local_file_cell_is_that_cell_failure(self):
+        cells = cells_fixture.make_cells(3)
+
+        def fail_in_middle(cctxt):
+            if cctxt.cell_uuid == cells[1].uuid:
+                raise exception.NotFound('gone')
+            return 'ok'
+
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, cells, 10, fail_in_middle)
+
+        self.assertIsInstance(outcomes[cells[1].uuid], exception.NotFound)
+        self.assertEqual('ok', outcomes[cells[0].uuid])
+        self.assertEqual('ok', outcomes[cells[2].uuid])
+
+
 class TestAllCells(ScatterGatherTestBase):
 
     def setUp(self):
         super().setUp()
-        self.cells = [FakeCell(name='cell0', cell0=True),
-                      FakeCell(name='cell1'),
-                      FakeCell(name='disabled', disabled=True)]
+        self.cells = [ServerCell(name='cell0', cell0=True),
+                      ServerCell(name='cell1'),
+                      ServerCell(name='disabled', disabled=True)]
         previous = cell_cache.CELL_CACHE.replace_loader(
             lambda ctxt: list(self.cells))
         self.addCleanup(cell_cache.CELL_CACHE.replace_loader, previous)
