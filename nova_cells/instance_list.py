@@ -2,25 +2,36 @@
 
 :func:`instance_get_all_across_cells` answers a listing the way one
 database holding every cell's rows would: same filters, same order, same
-pages. It works in two scatter-gather rounds:
+pages. It reads only what the page can show:
 
 1. With a marker (the uuid of the last instance of the previous page, from
    whichever cell), every cell is asked for that instance's sort values,
    deleted rows included (the marker may have been deleted since the
    previous page was served). No cell has it: :exc:`MarkerNotFound`.
-2. Every cell is asked for at most ``limit`` rows strictly after those
-   values (:meth:`SortOrder.after_clause`), already sorted by its
-   database; a k-way merge (:func:`heapq.merge` with
-   :meth:`SortOrder.sort_key`, which orders values as the databases do)
-   keeps the first ``limit``.
+2. Every cell is asked for its first rows strictly after those values
+   (:meth:`SortOrder.after_clause`), already sorted by its database
+   through the sort keys' indexes: not a whole page each, but twice its
+   even share of the page plus a few (:func:`_first_batch`), as Core rows.
+3. A k-way merge (:func:`heapq.merge` with :meth:`SortOrder.merge_key`,
+   which orders values as the databases do) takes the first ``limit``.
+   A cell whose rows were all used may hold more that belong on the page:
+   only those cells are asked again, for as many rows more, after their
+   own last row, until no cell can change the page (or each has sent a
+   whole page). Rows spread across cells need no second ask; a page that
+   all comes from one cell needs a few.
+
+Only the page's rows become objects (read-only instance records); the
+statement of the first ask is built once per listing (per database
+dialect), not once per cell.
 
 The sort always ends with ``uuid``, so the order is total: pages never
 overlap or skip rows, whichever cells the rows live in.
 
-Each round waits at most the scatter-gather timeout. A cell that hangs in
-the first round is stuck by the second and answered at once (see
+Each ask waits at most the scatter-gather timeout. A cell that hangs in
+one is stuck by the next and answered at once (see
 :mod:`nova_cells.scatter_gather`), so a hung cell costs about one timeout
-per page, not two.
+per page, not two. A cell that fails on a later ask keeps the rows it sent
+before, and is named as failed.
 
 A failed or unresponsive cell does not fail the listing: its rows are
 missing from the page and the page says so, in
@@ -30,10 +41,13 @@ directions, filters, limit) is refused before any cell is asked.
 
 Each instance comes as a :class:`CellInstance` ``(cell_uuid, instance)``
 pair, so a caller knows which cell to target to act on it without a
-second look-up.
+second look-up; the instance is a read-only
+:class:`~nova_cells.db.sqlalchemy.api.InstanceRecord`.
 """
 
+import collections
 import dataclasses
+import functools
 import heapq
 import itertools
 from collections.abc import Iterable
@@ -48,12 +62,15 @@ from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import models
 from nova_cells.db.sqlalchemy import pagination
 
+_INSTANCES = models.Instance.__table__
+_ALL_COLUMNS = tuple(_INSTANCES.c)
+
 
 class CellInstance(NamedTuple):
     """An instance row and the uuid of the cell it lives in."""
 
     cell_uuid: str
-    instance: models.Instance
+    instance: Any  # an InstanceRecord; a sort-values row while merging
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,23 +104,24 @@ class InstanceListPage:
         return self.instances[-1].instance.uuid
 
 
-def _marker_values(cctxt, marker: str,
-                   order: pagination.SortOrder) -> tuple | None:
-    """The marker's sort values if it is in this cell, deleted or not."""
-    rows = db_api.instance_get_all_by_filters(
-        cctxt.elevated(read_deleted='yes'), {'uuid': marker},
-        order.keys, order.dirs, limit=1)
-    return order.values_of(rows[0]) if rows else None
+def _statements(ctxt, filters: dict | None, order: pagination.SortOrder,
+                limit: int | None, after: tuple | None,
+                columns: Sequence[Any]):
+    """``dialect -> statement`` for one round, each built on first use:
+    the same statement serves every cell of a dialect."""
+    @functools.cache
+    def statement_for(dialect: str):
+        return db_api.instance_page_statement(
+            ctxt, filters, order, limit, after, dialect=dialect,
+            columns=columns)
+    return statement_for
 
 
-def _cell_page(cctxt, filters: dict | None, order: pagination.SortOrder,
-               limit: int | None, after: tuple | None
-               ) -> list[models.Instance]:
-    return db_api.instance_get_all_by_filters(
-        cctxt, filters, order.keys, order.dirs, limit=limit, after=after)
+def _sort_columns(order: pagination.SortOrder) -> list:
+    return [_INSTANCES.c[key] for key in order.keys]
 
 
-_FILTERABLE = frozenset(models.Instance.__table__.columns.keys())
+_FILTERABLE = frozenset(_INSTANCES.columns.keys())
 
 
 def _check_filters(filters: dict | None) -> None:
@@ -131,15 +149,18 @@ def _split_failures(outcomes: dict[str, Any]
 
 def _find_marker(ctxt, cells: Sequence[Any], timeout: float | None,
                  marker: str, order: pagination.SortOrder) -> tuple:
+    statement_for = _statements(
+        ctxt.elevated(read_deleted='yes'), {'uuid': marker}, order, 1,
+        None, _sort_columns(order))
     outcomes = scatter_gather.scatter_gather_cells(
-        ctxt, cells, timeout, _marker_values, marker, order)
+        ctxt, cells, timeout, db_api.instance_page_rows, statement_for)
     answered, failed, unresponsive = _split_failures(outcomes)
     # Cells in the order given, so a (corrupt) duplicate resolves the same
     # way every time.
     for cell in cells:
-        values = answered.get(cell.uuid)
-        if values is not None:
-            return values
+        rows = answered.get(cell.uuid)
+        if rows:
+            return tuple(rows[0])
     if failed or unresponsive:
         raise exception.MarkerCellUnavailable(
             marker=marker, cells=', '.join(sorted(set(failed) |
@@ -147,21 +168,104 @@ def _find_marker(ctxt, cells: Sequence[Any], timeout: float | None,
     raise exception.MarkerNotFound(marker=marker)
 
 
-def _tagged(cell_uuid: str, rows: Iterable[models.Instance]
+def _tagged(cell_uuid: str, rows: Iterable[Any]
             ) -> Iterable[CellInstance]:
     # A function of its own so each stream keeps its own cell_uuid (a
     # generator expression would see the loop variable's last value).
     return (CellInstance(cell_uuid, row) for row in rows)
 
 
-def merge_sorted(pages: dict[str, Iterable[models.Instance]],
+def merge_sorted(pages: dict[str, Iterable[Any]],
                  order: pagination.SortOrder,
                  limit: int | None) -> list[CellInstance]:
-    """K-way merge of per-cell pages, each already in ``order``."""
+    """K-way merge of per-cell pages, each already in ``order``; only the
+    first ``limit`` rows are ever compared."""
     streams = [_tagged(cell_uuid, rows) for cell_uuid, rows in pages.items()]
-    merged = heapq.merge(
-        *streams, key=lambda item: order.sort_key(item.instance))
+    row_key, reverse = order.merge_key()
+    merged = heapq.merge(*streams, key=lambda item: row_key(item.instance),
+                         reverse=reverse)
     return list(itertools.islice(merged, limit))
+
+
+def _first_batch(limit: int | None, cell_count: int) -> int | None:
+    """Rows to ask each cell for first: twice its even share of the page,
+    plus a few, so that rows spread across cells rarely need a second
+    round (never more than the page: no cell can show more)."""
+    if limit is None:
+        return None
+    return min(limit, 2 * -(-limit // max(cell_count, 1)) + 5)
+
+
+class _Fetched:
+    """What the merged listing has read of each cell so far."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.rows: dict[str, list] = {}
+        #: Cells that may hold more rows the page could need: uuid ->
+        #: rows asked of it so far.
+        self.open: dict[str, int] = {}
+        self.failed: dict[str, BaseException] = {}
+        self.unresponsive: set[str] = set()
+
+    def add(self, outcomes: dict[str, Any], asked: dict[str, int]) -> None:
+        answered, failed, unresponsive = _split_failures(outcomes)
+        self.failed.update(failed)
+        self.unresponsive |= unresponsive
+        for cell_uuid in (*failed, *unresponsive):
+            self.open.pop(cell_uuid, None)  # its rows so far still count
+        for cell_uuid, rows in answered.items():
+            self.rows.setdefault(cell_uuid, []).extend(rows)
+            self.open.pop(cell_uuid, None)
+            if self.limit is None or len(rows) < asked[cell_uuid]:
+                continue  # it sent all it has
+            total = len(self.rows[cell_uuid])
+            if total < self.limit:
+                self.open[cell_uuid] = total
+
+    def needing_more(self, page: list[CellInstance]) -> dict[str, int]:
+        """``{cell_uuid: rows to ask}`` of the open cells whose rows the
+        page used up: rows they have not sent could belong on the page.
+        Each asks for as many again as before (capped at the page)."""
+        short = len(page) < (self.limit or 0)
+        used = collections.Counter(item.cell_uuid for item in page)
+        return {cell_uuid: min(asked, self.limit - asked)
+                for cell_uuid, asked in self.open.items()
+                if short or used[cell_uuid] == len(self.rows[cell_uuid])}
+
+
+def _rows_after(cctxt, statements: dict[str, Any]) -> list:
+    """A cell's next rows, by its own statement (it has its own marker)."""
+    return db_api.instance_page_rows(cctxt, statements[cctxt.cell_uuid])
+
+
+def _merged_page(ctxt, cells: Sequence[Any], timeout: float | None,
+                 filters: dict | None, order: pagination.SortOrder,
+                 limit: int | None, after: tuple | None
+                 ) -> tuple[list[CellInstance], '_Fetched']:
+    """Read and merge until the first ``limit`` rows are known."""
+    batch = _first_batch(limit, len(cells))
+    fetched = _Fetched(limit)
+    statement_for = _statements(ctxt, filters, order, batch, after,
+                                _ALL_COLUMNS)
+    fetched.add(scatter_gather.scatter_gather_cells(
+        ctxt, cells, timeout, db_api.instance_page_rows, statement_for),
+        dict.fromkeys((cell.uuid for cell in cells), batch))
+    by_uuid = {cell.uuid: cell for cell in cells}
+    while True:
+        page = merge_sorted(fetched.rows, order, limit)
+        wanted = fetched.needing_more(page)
+        if not wanted:
+            return page, fetched
+        statements = {
+            cell_uuid: _statements(
+                ctxt, filters, order, size, order.values_of(
+                    fetched.rows[cell_uuid][-1]), _ALL_COLUMNS)
+            for cell_uuid, size in wanted.items()}
+
+        fetched.add(scatter_gather.scatter_gather_cells(
+            ctxt, [by_uuid[cell_uuid] for cell_uuid in wanted], timeout,
+            _rows_after, statements), wanted)
 
 
 def instance_get_all_across_cells(
@@ -203,8 +307,9 @@ def instance_get_all_across_cells(
         after = _find_marker(ctxt, cells, timeout, marker, order)
     if limit == 0:
         return InstanceListPage([], {}, frozenset(), limit)
-    outcomes = scatter_gather.scatter_gather_cells(
-        ctxt, cells, timeout, _cell_page, filters, order, limit, after)
-    answered, failed, unresponsive = _split_failures(outcomes)
-    return InstanceListPage(merge_sorted(answered, order, limit), failed,
-                            unresponsive, limit)
+    page, fetched = _merged_page(ctxt, cells, timeout, filters, order,
+                                 limit, after)
+    return InstanceListPage(
+        [CellInstance(cell_uuid, db_api.InstanceRecord(row._mapping))
+         for cell_uuid, row in page],
+        fetched.failed, frozenset(fetched.unresponsive), limit)

@@ -26,6 +26,7 @@ class Instance(MainBase, model_base.TimestampMixin,
         sa.Index(None, 'project_id', 'deleted'),
         sa.Index(None, 'host', 'node', 'deleted'),
         sa.Index(None, 'created_at'),
+        sa.Index(None, 'display_name'),
     )
 
     id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)

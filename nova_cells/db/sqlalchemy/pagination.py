@@ -18,6 +18,7 @@ cell's page would otherwise come back in an order the merge cannot follow.
 """
 
 import dataclasses
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -105,6 +106,27 @@ class SortOrder:
         return tuple(
             _Ordered(getattr(row, key), direction == 'desc')
             for key, direction in zip(self.keys, self.dirs, strict=True))
+
+    def merge_key(self) -> tuple[Any, bool]:
+        """``(key, reverse)`` for :func:`heapq.merge` to give rows this
+        order: when every key runs the same way (the usual case), plain
+        tuples Python compares natively with ``reverse`` for descending,
+        about a third of the cost of :meth:`sort_key`'s objects, which
+        serve mixed directions."""
+        if len(set(self.dirs)) > 1:
+            return self.sort_key, False
+        values_of = operator.attrgetter(*self.keys)
+        if len(self.keys) == 1:
+            single = values_of
+
+            def values_of(row: Any) -> tuple:
+                return (single(row),)
+
+        def key(row: Any) -> tuple:
+            # NULL is the smallest value, as in the databases' order.
+            return tuple((0,) if value is None else (1, value)
+                         for value in values_of(row))
+        return key, self.dirs[0] == 'desc'
 
 
 class _ByCodepoint(functions.FunctionElement):

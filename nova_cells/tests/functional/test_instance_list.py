@@ -161,6 +161,33 @@ class TestMatchesOneDatabase(ListingTestBase):
         self.assertEqual({uuid: home[uuid] for uuid in merged}, cells)
 
 
+class TestMatchesOneDatabaseAskingAgain(ListingTestBase):
+    """The same property when every cell is first asked for one row only,
+    so every page is completed by asking again the cells whose rows it
+    used up."""
+
+    page_across = TestMatchesOneDatabase.page_across
+    page_one_database = TestMatchesOneDatabase.page_one_database
+
+    @hypothesis.settings(max_examples=15, deadline=None, database=None,
+                         suppress_health_check=[
+                             hypothesis.HealthCheck.too_slow,
+                             hypothesis.HealthCheck.differing_executors])
+    @hypothesis.given(rows=instance_rows(10), sort=sorts(),
+                      limit=st.integers(1, 12))
+    def test_paging_asking_again_matches_one_database(self, rows, sort,
+                                                      limit):
+        with fixtures.MockPatchObject(instance_list, '_first_batch',
+                                      lambda limit, cells: 1):
+            self.load(rows)
+            keys, dirs = sort
+
+            merged, _cells = self.page_across(None, keys, dirs, limit)
+
+        self.assertEqual(self.page_one_database(None, keys, dirs, limit),
+                         merged)
+
+
 class TestMatchesOneDatabaseMySQL(base.MySQLMixin, TestMatchesOneDatabase):
     CELLS = 3
 
@@ -225,7 +252,7 @@ class TestListing(ListingTestBase):
                           limit=2, marker=uuidutils.generate_uuid())
 
     def test_each_cell_is_asked_for_at_most_one_page(self):
-        original = db_api.instance_get_all_by_filters
+        original = db_api.instance_page_rows
         returned = []
 
         def counting(cctxt, *args, **kwargs):
@@ -234,11 +261,38 @@ class TestListing(ListingTestBase):
             return rows
 
         self.useFixture(fixtures.MockPatchObject(
-            db_api, 'instance_get_all_by_filters', counting))
+            db_api, 'instance_page_rows', counting))
         page, _uuids = self.names_page(limit=2)
 
         self.assertEqual(2, len(page.instances))
         self.assertEqual([2] * self.CELLS, returned)
+
+    def test_a_page_from_one_cell_asks_only_that_cell_again(self):
+        rows = [{'uuid': str(uuid_lib.UUID(int=index + 1)),
+                 'cell': 0 if index < 20 else index % self.CELLS,
+                 'display_name': 'vm%03d' % index, 'deleted': 0}
+                for index in range(30)]
+        self.load(rows)
+        original = db_api.instance_page_rows
+        asked = []
+
+        def recording(cctxt, *args, **kwargs):
+            result = original(cctxt, *args, **kwargs)
+            asked.append((cctxt.cell_uuid, len(result)))
+            return result
+
+        self.useFixture(fixtures.MockPatchObject(
+            db_api, 'instance_page_rows', recording))
+        page, uuids = self.names_page(limit=20)
+
+        self.assertEqual([row['uuid'] for row in rows[:20]], uuids)
+        self.assertEqual({self.cells[0].uuid}, {
+            cell_uuid for cell_uuid, _ in page.instances})
+        first = instance_list._first_batch(20, self.CELLS)
+        self.assertLess(first, 20)
+        # Every cell once, then only cell 0, for the rest of its rows.
+        self.assertEqual(self.CELLS + 1, len(asked))
+        self.assertEqual((self.cells[0].uuid, 20 - first), asked[-1])
 
     def test_limit_none_lists_everything_and_zero_nothing(self):
         _page, uuids = self.names_page()
@@ -273,7 +327,7 @@ class TestFailingCells(ListingTestBase):
         self.released = threading.Event()
         self.addCleanup(self.wait_for_hung_calls)
         self.addCleanup(self.released.set)
-        original = db_api.instance_get_all_by_filters
+        original = db_api.instance_page_rows
 
         def misbehaving(cctxt, *args, **kwargs):
             if cctxt.cell_uuid == self.failing.uuid:
@@ -283,7 +337,7 @@ class TestFailingCells(ListingTestBase):
             return original(cctxt, *args, **kwargs)
 
         self.useFixture(fixtures.MockPatchObject(
-            db_api, 'instance_get_all_by_filters', misbehaving))
+            db_api, 'instance_page_rows', misbehaving))
 
     def wait_for_hung_calls(self):
         deadline = time.monotonic() + 10

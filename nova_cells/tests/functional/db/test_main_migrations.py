@@ -65,6 +65,12 @@ class _MainChecks:
             self.assertRows(connection, table, self._our_columns(
                 table, legacy_schemas.MAIN_ROWS[table]))
 
+    def _check_main_0003_display_name_index(self, inspector, connection):
+        self.assertEqual(('display_name',), schema.plain_indexes(
+            inspector, 'instances')['ix_instances_display_name'])
+        self.assertRows(connection, 'instances', self._our_columns(
+            'instances', legacy_schemas.MAIN_ROWS['instances']))
+
     def _check_adopted(self, before, after):
         """Only our own index is added: no column, table or index of Nova's
         is dropped, renamed or duplicated."""
@@ -81,6 +87,8 @@ class _MainChecks:
                 added[table] = new
         self.assertEqual(
             {'instances': {('ix_instances_created_at', ('created_at',),
+                            False),
+                           ('ix_instances_display_name', ('display_name',),
                             False)}}, added)
 
     def test_targeted_context_syncs_the_cells_database(self):
