@@ -82,8 +82,6 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
-import sqlalchemy
-
 from nova_cells import cell_cache
 from nova_cells import cell_health
 from nova_cells import connections
@@ -278,15 +276,9 @@ def _targeted(ctxt, cell_mapping: Any):
 
 
 @functools.lru_cache(maxsize=1024)
-def _is_local_file_url(url: str) -> bool:
-    try:
-        parsed = sqlalchemy.engine.make_url(url)
-    except Exception:  # a template or a bad URL: targeting will say so
-        return False
-    database = parsed.database
-    return (parsed.get_backend_name() == 'sqlite' and bool(database) and
-            database != ':memory:' and
-            not database.startswith('file::memory:'))
+def _names_a_sqlite_file(url: str) -> bool:
+    # Cached: parsing a URL costs more than a no-op cell call.
+    return urls.sqlite_file(url) is not None
 
 
 def _in_a_lane(cell_mapping: Any) -> bool:
@@ -297,7 +289,8 @@ def _in_a_lane(cell_mapping: Any) -> bool:
     of paying a thread hand-off (and GIL contention) each.
     """
     url = getattr(cell_mapping, 'database_connection', None)
-    return isinstance(url, str) and _is_local_file_url(url)
+    return isinstance(url, str) and _names_a_sqlite_file(url)
+
 
 
 class _CellCall:
