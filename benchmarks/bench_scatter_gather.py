@@ -294,30 +294,24 @@ def _bench_count_sqlite(root, directory: str, iterations: int) -> dict:
 
 def _bench_count_server(root, kind: str, iterations: int) -> dict:
     """The count figures on a server backend, or why they are missing."""
-    from nova_cells.tests.fixtures import backends
+    from benchmarks import server_databases
+    from nova_cells import connections
 
-    try:
-        backends.require_backend(kind)
-    except Exception as error:  # SkipTest or AssertionError (CI)
-        return {'skipped': str(error)}
+    reason = server_databases.reachable()[kind]
+    if reason is not None:
+        return {'skipped': reason}
     rng = random.Random(11)
-    databases = []
-    try:
-        for _ in range(max(COUNT_SERVER_CELLS)):
-            database = backends.ProvisionedDatabase(
-                kind, backends.random_database_name('ncbench'))
-            databases.append(database)
-            _populate(database.url, _rows(COUNT_INSTANCES_PER_CELL, rng))
-        urls = [database.url for database in databases]
-        return {'%d_cells' % count: _count_figures(
-                    root, urls[:count], iterations)
-                for count in COUNT_SERVER_CELLS}
-    finally:
-        from nova_cells import connections
-
-        connections.get_registry().dispose_all()
-        for database in databases:
-            database.drop()
+    names = ['cell%d' % index for index in range(max(COUNT_SERVER_CELLS))]
+    with server_databases.databases(kind, names) as by_name:
+        urls = [by_name[name] for name in names]
+        for url in urls:
+            _populate(url, _rows(COUNT_INSTANCES_PER_CELL, rng))
+        try:
+            return {'%d_cells' % count: _count_figures(
+                        root, urls[:count], iterations)
+                    for count in COUNT_SERVER_CELLS}
+        finally:
+            connections.get_registry().dispose_all()
 
 
 # -- merged listing -------------------------------------------------------
