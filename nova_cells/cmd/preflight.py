@@ -56,12 +56,15 @@ def _schema_state() -> tuple[bool, str | None]:
         inspector = sa.inspect(connection)
         has_tables = inspector.has_table(api_models.CellMapping.__tablename__)
         revision = None
-        if inspector.has_table(migration.ALEMBIC_VERSION_TABLE):
-            table = sa.table(migration.ALEMBIC_VERSION_TABLE,
-                             sa.column('version_num'))
+        for table_name in (migration.VERSION_TABLES[migration.API],
+                           migration.ALEMBIC_VERSION_TABLE):
+            if not inspector.has_table(table_name):
+                continue
+            table = sa.table(table_name, sa.column('version_num'))
             stored = connection.execute(
                 sa.select(table.c.version_num)).scalars().all()
             revision = ','.join(sorted(stored)) or None
+            break
     return has_tables, revision
 
 

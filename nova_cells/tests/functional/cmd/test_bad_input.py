@@ -62,7 +62,7 @@ class TestAPIDatabaseState(test_manage_cli.ManageTestCase):
         self.run_manage('db', 'sync')
         self.run_manage('cell_v2', 'map_cell0')
         with sqlite3.connect(self.api_path()) as connection:
-            connection.execute("UPDATE alembic_version "
+            connection.execute("UPDATE nova_cells_api_version "
                                "SET version_num = 'api_9999_future'")
         before = self.run_manage('cell_v2', 'list_cells', '--format',
                                  'json').stdout
