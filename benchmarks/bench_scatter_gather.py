@@ -51,6 +51,11 @@ import warnings
 
 import sqlalchemy as sa
 
+try:
+    from benchmarks import server_databases
+except ImportError:  # run as a script: its own directory is on sys.path
+    import server_databases
+
 CELLS = 50
 NO_OP_CELLS = (50, 200)
 COUNT_SQLITE_CELLS = (4, 50)
@@ -294,7 +299,6 @@ def _bench_count_sqlite(root, directory: str, iterations: int) -> dict:
 
 def _bench_count_server(root, kind: str, iterations: int) -> dict:
     """The count figures on a server backend, or why they are missing."""
-    from benchmarks import server_databases
     from nova_cells import connections
 
     reason = server_databases.reachable()[kind]
