@@ -171,8 +171,9 @@ def _database_url(line: _Line, context) -> str:
 
 
 def _engine_options(line: _Line) -> dict:
-    # A cell's database takes the [database] pool and retry settings, as
-    # the connection registry does for its facades.
+    # The line's own group ([api_database] or [database]); for a cell's
+    # database _connect then replaces the retries with [cell_database]'s,
+    # applied by cell_engine's connect hook.
     group = getattr(connections.get_registry().conf, line.conf_group)
     return dict(
         mysql_sql_mode=group.mysql_sql_mode,
