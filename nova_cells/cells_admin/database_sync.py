@@ -53,7 +53,7 @@ def _sync(label: str, url: str, version: str | None, context) -> CellSync:
         revision = migration.db_version(database=migration.MAIN,
                                         context=context)
     except Exception as error:  # every failure is reported, none stops us
-        return CellSync(label, urls.mask_url(url), error=urls.mask_url(
+        return CellSync(label, urls.mask_url(url), error=urls.mask_text(
             _one_line(error)))
     return CellSync(label, urls.mask_url(url), revision=revision)
 
@@ -89,7 +89,7 @@ def sync_all_cells(ctxt: nova_context.RequestContext,
                 outcome = _sync(cell.identity, url, version, cctxt)
         except Exception as error:  # cannot even target it (bad template)
             outcome = CellSync(cell.identity, urls.mask_url(url),
-                               error=urls.mask_url(_one_line(error)))
+                               error=urls.mask_text(_one_line(error)))
         outcomes.append(outcome)
         report(outcome)
     return outcomes
