@@ -85,10 +85,23 @@ def build(scheme, host_parts, path, query, fragment, mask=False):
     url = '%s://%s%s' % (scheme, ','.join(
         host_text(*host, mask=mask) for host in host_parts), path)
     if query is not None:
-        url += '?' + query
+        url += '?' + (masked_query(query) if mask else query)
     if fragment is not None:
         url += '#' + fragment
     return url
+
+
+def masked_query(query):
+    """``query`` with the value of every password-like parameter hidden.
+
+    Generated parameter names are short lowercase words, so some of them
+    (``pw``, ``key``, ``apass``) are password-like by name.
+    """
+    pairs = (parameter.partition('=') for parameter in query.split('&'))
+    return '&'.join(
+        name + equals + ('***' if equals and
+                         urls.masking.is_secret_parameter(name) else value)
+        for name, equals, value in pairs)
 
 
 def template_for(host_parts, query, fragment):
