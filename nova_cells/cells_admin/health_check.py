@@ -40,8 +40,6 @@ AHEAD = 'ahead'
 UNKNOWN = 'unknown'
 
 NO_QUEUE_EXPECTED = 'none expected'
-_VERSION_TABLE = sa.table(migration.ALEMBIC_VERSION_TABLE,
-                          sa.column('version_num'))
 OK = 'ok'
 
 
@@ -131,12 +129,8 @@ def _check_database(health: '_Finding', url: str, label: str) -> None:
             health.fields['round_trip_ms'] = round(
                 (time.monotonic() - started) * 1000, 1)
             health.fields['database'] = OK
-            if not sa.inspect(connection).has_table(
-                    migration.ALEMBIC_VERSION_TABLE):
-                revisions = []
-            else:
-                revisions = list(connection.execute(sa.select(
-                    _VERSION_TABLE.c.version_num)).scalars())
+            revisions = migration.recorded_revisions(connection,
+                                                     migration.MAIN)
     except Exception as error:
         health.fields['database'] = 'unreachable'
         health.problems.append('database: %s' % _first_line(error))

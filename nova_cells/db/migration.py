@@ -269,6 +269,17 @@ def _recorded_revisions(connection, line: _Line) -> list[str] | None:
     return None
 
 
+def recorded_revisions(connection, database: str = MAIN) -> list[str]:
+    """The revisions a line has recorded in the database ``connection``
+    reaches, wherever it keeps them (its version table, or an
+    ``alembic_version`` not moved yet); empty when it has none.
+
+    Health checks read this rather than a table name of their own, so
+    they follow the version table wherever it lives.
+    """
+    return _recorded_revisions(connection, _line(database)) or []
+
+
 def nova_manages(connection) -> bool:
     """True when Nova's alembic line manages this database too.
 

@@ -342,6 +342,10 @@ def instance_get_all_by_filters(
     is that instance's sort values instead, for callers that found the
     marker in another cell.
     """
+    if getattr(context, 'db_connection', None) is None:
+        # Raise UntargetedContext (when strict) naming this function, not
+        # the private helper below that would open the transaction.
+        get_context_manager(context, 'main', 'instance_get_all_by_filters')
     order = pagination.SortOrder.build(sort_keys, sort_dirs)
     if limit is not None and limit < 0:
         raise exception.Invalid('limit must not be negative, got %d' % limit)

@@ -144,6 +144,8 @@ class StrictTargetingTestCase(base.DatabaseTestCase):
         for function, name in (
                 (db_api.instance_count, 'instance_count'),
                 (db_api.compute_node_get_all, 'compute_node_get_all'),
+                (db_api.instance_get_all_by_filters,
+                 'instance_get_all_by_filters'),
                 (_count_instances, '_count_instances'),
                 (_count_instances_async, '_count_instances_async')):
             error = self.assertRaises(

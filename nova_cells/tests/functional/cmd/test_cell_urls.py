@@ -146,16 +146,18 @@ class TestSecretsInOutput(cell_v2_base.CellV2TestCase):
             self.assertNotIn(PLANTED, stream, ' '.join(result.args))
 
     def test_configured_urls_are_checked_before_an_engine_is_built(self):
+        # A configuration that cannot be used exits 2, as a bad command
+        # line does (nova_cells.cmd.common.EXIT_USAGE).
         good_api = self.api_url
         for api_url, main_url, codes in (
                 # An unencoded "@": the driver would be sent, and print,
                 # the password's tail as the host name.
                 ('mysql+pymysql://nova:%s@word@127.0.0.1/nova_api'
                  % PLANTED, self.main_url,
-                 {'list_cells': 1, 'discover_hosts': 1}),
+                 {'list_cells': 2, 'discover_hosts': 2}),
                 # A password in the port position.
                 (good_api, 'mysql+pymysql://nova@127.0.0.1:%s/nova'
-                 % PLANTED, {'version': 1, 'map_cell0': 1})):
+                 % PLANTED, {'version': 2, 'map_cell0': 2})):
             self.api_url, self.main_url = api_url, main_url
             self.config_file = self.write_config()
             for command, code in codes.items():
