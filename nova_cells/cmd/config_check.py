@@ -118,6 +118,24 @@ def check_database_urls(conf: cfg.ConfigOpts) -> None:
                 _label(group, name), _where(conf, group, name), problem))
 
 
+def check_transport_url(conf: cfg.ConfigOpts) -> None:
+    """:raises ConfigurationError: ``[DEFAULT] transport_url`` was written
+    in a file (or on the command line) and cannot name a queue; the
+    option and the file are named, the URL never quoted. oslo.messaging's
+    own default is nobody's: the commands needing a queue refuse it."""
+    location = conf.get_location('transport_url')
+    if location is None or location.location not in _GIVEN:
+        return
+    url = conf.transport_url
+    problem = (urls.given_transport_url_problem(url) if url
+               else 'it is empty')
+    if problem is not None:
+        raise ConfigurationError('%s%s cannot be used: %s' % (
+            _label(None, 'transport_url'), _where(conf, None,
+                                                  'transport_url'),
+            problem))
+
+
 def config_files(conf: cfg.ConfigOpts) -> list[str]:
     """The files oslo.config read, in the order it read them."""
     files = list(conf.config_file or [])
@@ -198,6 +216,7 @@ def check(conf: cfg.ConfigOpts, warn: Callable[[str], None]) -> None:
     :raises ConfigurationError: one line naming what is wrong and where.
     """
     check_database_urls(conf)
+    check_transport_url(conf)
     for line in unknown_options(conf):
         warn(line)
     fallback = embedded_fallback(conf)

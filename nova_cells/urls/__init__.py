@@ -25,6 +25,7 @@ from nova_cells.urls.checks import check_database_connection
 from nova_cells.urls.checks import check_transport_url
 from nova_cells.urls.checks import database_url_problem
 from nova_cells.urls.checks import filled
+from nova_cells.urls.checks import given_transport_url_problem
 from nova_cells.urls.checks import transport_url_problem
 from nova_cells.urls.identity import Reached
 from nova_cells.urls.identity import database_reached
@@ -74,6 +75,7 @@ __all__ = [
     'ensure_sqlite_directory',
     'fill',
     'filled',
+    'given_transport_url_problem',
     'has_no_transport',
     'is_template',
     'local_url',

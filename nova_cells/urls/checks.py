@@ -116,6 +116,16 @@ def _unencoded_credentials(url: str) -> bool:
                for character in _UNSAFE_IN_USERINFO)
 
 
+def given_transport_url_problem(url: str) -> str | None:
+    """:func:`transport_url_problem` for a URL an operator wrote (a flag,
+    a config file), which must also have its credentials encoded."""
+    problem = transport_url_problem(url)
+    if problem is None and not parsing.has_no_transport(url) and (
+            _unencoded_credentials(url)):
+        problem = _TRANSPORT_SYNTAX
+    return problem
+
+
 def _sqlite_file_problem(path: str | None) -> str | None:
     if path is None:
         return ('an in-memory SQLite database cannot hold a cell; name a '
@@ -188,10 +198,7 @@ def check_transport_url(url: str | None, cell: str) -> None:
             config='[DEFAULT] transport_url')
     if parsing.has_no_transport(url):
         return
-    rendered = filled(TRANSPORT, url, cell)
-    problem = transport_url_problem(rendered)
-    if problem is None and _unencoded_credentials(rendered):
-        problem = _TRANSPORT_SYNTAX
+    problem = given_transport_url_problem(filled(TRANSPORT, url, cell))
     if problem is not None:
         raise exception.InvalidCellURL(
             cell=cell, kind='transport', url=mask_url(url), reason=problem)

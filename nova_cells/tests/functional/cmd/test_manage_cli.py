@@ -123,6 +123,21 @@ class TestCommandLine(ManageTestCase):
                 self.assertNotIn(SECRET, result.stderr + result.stdout)
                 self.assertNotIn('invalid literal', result.stderr)
 
+    def test_malformed_transport_url_in_config_names_option_and_file(self):
+        for url in ('rabbit://u:%s@h:notaport/' % SECRET,
+                    'rabbit://u:%s@h:99999999/' % SECRET,
+                    'rabbit://u:p@ss%s@h/' % SECRET):
+            config_file = self.write_config(
+                '[DEFAULT]\nstate_path = %s\ntransport_url = %s\n'
+                % (self.state, url), name='queue.conf')
+            for arguments in (('cell_v2', 'list_cells'),
+                              ('cell_v2', 'create_cell', '--name', 'c1')):
+                result = self.run_manage(*arguments,
+                                         config_file=config_file, expect=2)
+                self.assertOneErrorLine(result, '[DEFAULT] transport_url',
+                                        config_file)
+                self.assertNotIn(SECRET, result.stderr + result.stdout)
+
 
 class TestNoTransportURL(ManageTestCase):
     """oslo.messaging's built-in ``rabbit://`` is nobody's configuration."""
