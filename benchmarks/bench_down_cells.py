@@ -152,7 +152,7 @@ def _bench_reads(root, directory: str) -> dict:
     import sqlalchemy as sa
 
     from nova_cells import cell_health
-    from nova_cells.tests.fixtures import sick_servers
+    from nova_cells.testing import sick_servers
 
     cells = [_healthy_cell(directory, 'cell%d' % index)
              for index in range(CELLS)]
@@ -164,12 +164,12 @@ def _bench_reads(root, directory: str) -> dict:
     sa.create_engine(_mysql_url(1)).dispose()
     refused = [sick_servers.RefusedPort() for _ in range(2)]
     hung = sick_servers.SilentListener()
-    for fixture in refused + [hung]:
-        fixture.setUp()
+    for server in refused + [hung]:
+        server.start()
     try:
-        sick = [_Cell('refused%d' % index, _mysql_url(fixture.port),
+        sick = [_Cell('refused%d' % index, _mysql_url(server.port),
                       instances=('x',))
-                for index, fixture in enumerate(refused)]
+                for index, server in enumerate(refused)]
         sick.append(_Cell('hung', _mysql_url(hung.port), instances=('x',)))
         mixed = cells[:CELLS - len(sick)] + sick
         cell_health.BREAKERS.reset()
@@ -177,8 +177,8 @@ def _bench_reads(root, directory: str) -> dict:
             root, mixed, {cell.uuid for cell in cells})
         sick_uuids = [cell.uuid for cell in sick]
     finally:
-        for fixture in refused + [hung]:
-            fixture.cleanUp()
+        for server in refused + [hung]:
+            server.stop()
     floor = _summary(all_healthy)
     with_sick = _summary(healthy_ms)
     # Per sick cell: its first call (connects and fails), the other calls
@@ -219,12 +219,12 @@ def _bench_check_cells(root, directory: str) -> dict:
     from nova_cells.conf import CONF
     from nova_cells.db.sqlalchemy import schema
     from nova_cells.objects import cell_mapping
-    from nova_cells.tests.fixtures import sick_servers
+    from nova_cells.testing import sick_servers
 
     schema.create_tables(CONF.api_database.connection, 'api')
     listeners = [sick_servers.SilentListener() for _ in range(CHECK_HUNG)]
     for listener in listeners:
-        listener.setUp()
+        listener.start()
     try:
         for index in range(CHECK_CELLS):
             if index < CHECK_HUNG:
@@ -245,7 +245,7 @@ def _bench_check_cells(root, directory: str) -> dict:
         CONF.set_override('connect_timeout', CONNECT_TIMEOUT,
                           group='cell_database')
         for listener in listeners:
-            listener.cleanUp()
+            listener.stop()
     assert hung == CHECK_HUNG, hung
     return {'check_cells_s': elapsed,
             'check_cells_goal_s': CHECK_TIMEOUT + 1.0,

@@ -267,13 +267,6 @@ def _test_only_modules() -> set[str]:
         'nova_cells.tests'}
 
 
-#: Known leftovers, to be moved out of the test fixtures: (file, module).
-#: bench_down_cells' hung-server stand-in is a ``fixtures.Fixture``.
-_KNOWN_TEST_IMPORTS = {
-    ('bench_down_cells.py', 'nova_cells.tests.fixtures'),
-}
-
-
 class TestBenchmarksNeedOnlyThePackage(testtools.TestCase):
     """``make bench`` installs the package and its requirements only: a
     benchmark importing the test fixtures fails there."""
@@ -300,6 +293,5 @@ class TestBenchmarksNeedOnlyThePackage(testtools.TestCase):
                               for module in modules
                               if any(module == bad or
                                      module.startswith(bad + '.')
-                                     for bad in forbidden) and
-                              (name, module) not in _KNOWN_TEST_IMPORTS]
+                                     for bad in forbidden)]
         self.assertEqual([], offending)

@@ -1,0 +1,109 @@
+"""Stand-ins for a dead and for a hung server, on 127.0.0.1 only.
+
+* :class:`RefusedPort`: a port that refuses every connection (bound, never
+  listening, so nothing else can take it while it is open).
+* :class:`SilentListener`: a port that accepts every connection and never
+  sends a byte, as a hung server or a dropped network path behaves. Every
+  accepted socket is held open until :meth:`~SilentListener.stop`, or
+  until ``lifetime`` seconds passed, so a client that does not give up on
+  its own can never hang a run for ever. :meth:`SilentListener.still_holding`
+  tells that the client gave up while the listener was still silent, which
+  is "did not wait for the hung server" without a wall-clock bound.
+
+Both are started by :meth:`start` (which returns the object) or by
+``with``; the test suite wraps them as fixtures.
+"""
+
+import socket
+import threading
+
+HOST = '127.0.0.1'
+
+
+class _Server:
+
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+class RefusedPort(_Server):
+    """``port`` refuses connections until :meth:`stop`."""
+
+    def start(self) -> 'RefusedPort':
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind((HOST, 0))
+        self.port = self._socket.getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        self._socket.close()
+
+
+class SilentListener(_Server):
+    """``port`` accepts connections and never answers."""
+
+    def __init__(self, lifetime: float = 120.0):
+        self.lifetime = lifetime
+
+    def start(self) -> 'SilentListener':
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((HOST, 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.2)
+        self.port = self._listener.getsockname()[1]
+        self._held: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+        self.accepted = 0
+        self.first_accepted = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True,
+                                        name='silent-listener-%d' % self.port)
+        self._thread.start()
+        self._timer = threading.Timer(self.lifetime, self.release)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def _serve(self) -> None:
+        while not self._released.is_set():
+            try:
+                connection, _address = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                if self._released.is_set():
+                    connection.close()
+                    return
+                self._held.append(connection)
+                self.accepted += 1
+            self.first_accepted.set()
+
+    def still_holding(self) -> bool:
+        """True while the listener has not let any connection go."""
+        return not self._released.is_set()
+
+    def release(self) -> None:
+        """Close every held connection (they see EOF) and stop accepting."""
+        self._released.set()
+        with self._lock:
+            held, self._held = self._held, []
+        for connection in held:
+            connection.close()
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        self.release()
+        self._thread.join(5)
+        self._listener.close()
