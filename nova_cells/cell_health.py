@@ -31,6 +31,16 @@ import time
 
 from nova_cells import exception
 
+__all__ = [
+    'BREAKERS',
+    'Breaker',
+    'DATABASE',
+    'MESSAGE_QUEUE',
+    'any_down',
+    'check',
+    'refusal_for',
+]
+
 LOG = logging.getLogger(__name__)
 
 DATABASE = 'database'

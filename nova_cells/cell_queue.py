@@ -26,6 +26,13 @@ from nova_cells import connections
 from nova_cells import exception
 from nova_cells import urls
 
+__all__ = [
+    'ensure_reachable',
+    'is_checked',
+    'probe',
+    'probe_error',
+]
+
 _CHECKED_SCHEMES = ('rabbit', 'amqp')
 
 

@@ -11,6 +11,11 @@ from nova_cells import connections
 from nova_cells import rpc
 from nova_cells.conf import CONF
 
+__all__ = [
+    'LoggingSetupError',
+    'parse_args',
+]
+
 _LOGGING_REGISTERED = False
 
 

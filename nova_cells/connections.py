@@ -39,6 +39,13 @@ from nova_cells.db import connection_budget
 from nova_cells.db.sqlalchemy import round_trips
 from nova_cells.db.sqlalchemy import sqlite as sqlite_tuning
 
+__all__ = [
+    'ConnectionRegistry',
+    'NO_TRANSPORT_KEY',
+    'REGISTRY',
+    'get_registry',
+]
+
 LOG = logging.getLogger(__name__)
 
 #: ``mq_connection`` of a context targeted at a cell with no message queue

@@ -21,6 +21,17 @@ from oslo_db.sqlalchemy import enginefacade
 from nova_cells import connections
 from nova_cells import exception
 
+__all__ = [
+    'CellURLs',
+    'READ_DELETED_VALUES',
+    'RequestContext',
+    'TargetableCell',
+    'get_admin_context',
+    'sanitized_copy',
+    'set_target_cell',
+    'target_cell',
+]
+
 READ_DELETED_VALUES = ('no', 'yes', 'only')
 
 # Identity names oslo.context's to_dict() leaves out although from_dict()

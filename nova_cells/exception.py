@@ -17,9 +17,69 @@ Messages never carry a password: callers pass URLs through
 :func:`nova_cells.urls.mask_url` before handing them to an exception.
 """
 
+__all__ = [
+    'Cell0DeletionRefused',
+    'Cell0StateChange',
+    'CellDatabaseInUse',
+    'CellDatabaseMismatch',
+    'CellDeleted',
+    'CellHasHosts',
+    'CellHasInstanceMappings',
+    'CellHasInstances',
+    'CellHasNoMessageQueue',
+    'CellMappingExists',
+    'CellMappingInUse',
+    'CellMappingNotFound',
+    'CellNotTargetable',
+    'CellQueueInUse',
+    'CellURLTemplateError',
+    'CellUnavailable',
+    'ComputeHostNotFound',
+    'Conflict',
+    'ConnectionBudgetExhausted',
+    'DatabaseMigrationError',
+    'DatabaseUnreachable',
+    'DowngradeNotSupported',
+    'HostHasInstances',
+    'HostMappingExists',
+    'HostMappingNotFound',
+    'HostNotInCell',
+    'InstanceExists',
+    'InstanceMappingExists',
+    'InstanceMappingNotFound',
+    'InstanceNotFound',
+    'InstanceNotMappedToCell',
+    'Invalid',
+    'InvalidCellName',
+    'InvalidCellState',
+    'InvalidCellURL',
+    'InvalidDatabaseName',
+    'InvalidDatabaseURL',
+    'InvalidMaxCount',
+    'InvalidReadDeleted',
+    'InvalidRevision',
+    'InvalidSortDirection',
+    'InvalidSortKey',
+    'MarkerCellUnavailable',
+    'MarkerNotFound',
+    'MissingCellURL',
+    'NotFound',
+    'NovaCellsException',
+    'ObjectActionError',
+    'RPCNotInitialized',
+    'SQLiteDirectoryMissing',
+    'SQLiteNestedWrite',
+    'UntargetedContext',
+]
+
 
 class NovaCellsException(Exception):
-    """Base class; subclasses set ``msg_fmt`` and an exit ``code``."""
+    """Base class; subclasses set ``msg_fmt``.
+
+    ``code`` is an HTTP status, as Nova's exceptions carry one for its
+    REST API; nothing here reads it. The console scripts' exit codes are
+    declared with each action (:mod:`nova_cells.cmd.common`).
+    """
 
     msg_fmt = 'An unknown exception occurred.'
     code = 500
@@ -109,14 +169,6 @@ class MarkerNotFound(NotFound):
 
 class ComputeHostNotFound(NotFound):
     msg_fmt = 'Compute host %(host)s could not be found.'
-
-
-class ComputeNodeNotFound(NotFound):
-    msg_fmt = 'Compute node %(node)s could not be found.'
-
-
-class ServiceNotFound(NotFound):
-    msg_fmt = 'Service %(service_id)s could not be found.'
 
 
 class CellNotTargetable(Invalid):

@@ -62,6 +62,13 @@ from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import models
 from nova_cells.db.sqlalchemy import pagination
 
+__all__ = [
+    'CellInstance',
+    'InstanceListPage',
+    'instance_get_all_across_cells',
+    'merge_sorted',
+]
+
 _INSTANCES = models.Instance.__table__
 _ALL_COLUMNS = tuple(_INSTANCES.c)
 

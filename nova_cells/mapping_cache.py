@@ -61,6 +61,17 @@ from nova_cells.db.sqlalchemy import api_models
 from nova_cells.db.sqlalchemy import mapping_generation
 from nova_cells.urls import mask_text
 
+__all__ = [
+    'CACHE',
+    'DELETED_CELLS_REMEMBERED',
+    'LRU',
+    'MappingCache',
+    'Settings',
+    'Stats',
+    'read_settings',
+    'stats',
+]
+
 LOG = logging.getLogger(__name__)
 
 #: Deleted cells remembered, so that targeting them is refused.

@@ -64,7 +64,7 @@ __all__ = [
 LOG = logging.getLogger(__name__)
 
 #: How the default transport is named in errors (it belongs to no cell).
-DEFAULT_TRANSPORT_LABEL = '[DEFAULT] transport_url'
+_DEFAULT_TRANSPORT_LABEL = '[DEFAULT] transport_url'
 
 
 class _State:
@@ -173,10 +173,10 @@ def get_transport() -> Any:
         raise exception.RPCNotInitialized()
     registry = connections.get_registry()
     key = registry.transport_key(registry.conf.transport_url,
-                                 cell=DEFAULT_TRANSPORT_LABEL)
+                                 cell=_DEFAULT_TRANSPORT_LABEL)
     if key == connections.NO_TRANSPORT_KEY:
-        raise exception.CellHasNoMessageQueue(cell=DEFAULT_TRANSPORT_LABEL)
-    return _transport_for_key(key, DEFAULT_TRANSPORT_LABEL)
+        raise exception.CellHasNoMessageQueue(cell=_DEFAULT_TRANSPORT_LABEL)
+    return _transport_for_key(key, _DEFAULT_TRANSPORT_LABEL)
 
 
 def _context_serializer(serializer: Any,

@@ -18,6 +18,10 @@ import threading
 import oslo_messaging
 from oslo_messaging._drivers import impl_fake
 
+__all__ = [
+    'isolated_fake_transport',
+]
+
 
 class _PrivateExchangeManager(impl_fake.FakeExchangeManager):
     """The fake driver's exchange manager, with exchanges of its own."""

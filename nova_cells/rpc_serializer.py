@@ -26,6 +26,13 @@ from oslo_versionedobjects import base as ovo_base
 
 from nova_cells import context as nova_context
 
+__all__ = [
+    'CREDENTIAL_KEYS',
+    'ObjectSerializer',
+    'PROCESS_LOCAL_KEYS',
+    'RequestContextSerializer',
+]
+
 #: Keys that never leave the process, whatever the caller's context holds.
 PROCESS_LOCAL_KEYS = ('db_connection', 'mq_connection', 'cell_uuid')
 #: Credentials left out unless forwarding is asked for.

@@ -88,6 +88,16 @@ from nova_cells import connections
 from nova_cells import context as nova_context
 from nova_cells import urls
 
+__all__ = [
+    'did_not_respond_sentinel',
+    'is_cell_failure',
+    'is_cell_stuck',
+    'scatter_gather_all_cells',
+    'scatter_gather_cells',
+    'scatter_gather_single_cell',
+    'scatter_gather_skip_cell0',
+]
+
 LOG = logging.getLogger(__name__)
 
 # Idle workers above what the load needs exit after this many seconds.

@@ -19,3 +19,5 @@ Functions take an admin :class:`~nova_cells.context.RequestContext`, raise
 about, validate every input before they write, and never put a password in
 a message.
 """
+
+__all__: list[str] = []

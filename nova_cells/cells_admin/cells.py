@@ -38,6 +38,24 @@ from nova_cells.db.sqlalchemy import api_models
 from nova_cells.db.sqlalchemy import models
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 
+__all__ = [
+    'CELL0_NAME',
+    'CELL0_TRANSPORT_URL',
+    'CELL0_UUID',
+    'CELL_OWNED_MODELS',
+    'CellMapping',
+    'CellUpdate',
+    'MAX_NAME_LENGTH',
+    'Warn',
+    'check_name',
+    'create_cell',
+    'delete_cell',
+    'get_cell',
+    'list_cells',
+    'map_cell0',
+    'update_cell',
+]
+
 LOG = logging.getLogger(__name__)
 
 #: Where a warning about a URL goes: the CLI passes its own stderr line.

@@ -21,6 +21,12 @@ from nova_cells import urls
 from nova_cells.db import migration
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 
+__all__ = [
+    'CellSync',
+    'LOCAL',
+    'sync_all_cells',
+]
+
 LOCAL = '[database] connection'
 
 

@@ -34,6 +34,18 @@ from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 
+__all__ = [
+    'AHEAD',
+    'AT_HEAD',
+    'BEHIND',
+    'CellHealth',
+    'NO_QUEUE_EXPECTED',
+    'OK',
+    'UNKNOWN',
+    'check_cells',
+    'schema_state',
+]
+
 AT_HEAD = 'at head'
 BEHIND = 'behind'
 AHEAD = 'ahead'

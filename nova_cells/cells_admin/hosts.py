@@ -27,6 +27,19 @@ from nova_cells.db.sqlalchemy import models
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 from nova_cells.objects import host_mapping as host_mapping_obj
 
+__all__ = [
+    'COMPUTE_BINARY',
+    'Discovery',
+    'HostConflict',
+    'HostRow',
+    'StatusCallback',
+    'delete_host',
+    'discover_hosts',
+    'list_hosts',
+    'quiet',
+    'set_compute_nodes_unmapped',
+]
+
 COMPUTE_BINARY = 'nova-compute'
 #: Hosts looked up per query (well under every backend's bind limit).
 _LOOKUP_CHUNK = 500

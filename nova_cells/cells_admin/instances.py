@@ -33,6 +33,17 @@ from nova_cells.db.sqlalchemy import models
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 from nova_cells.objects import instance_mapping as instance_mapping_obj
 
+__all__ = [
+    'DEFAULT_BATCH_SIZE',
+    'InstanceStatus',
+    'MapInstancesResult',
+    'PROGRESS_INTERVAL',
+    'ProgressCallback',
+    'Verification',
+    'map_instances',
+    'verify_instance',
+]
+
 #: Instances read and mapped per transaction.
 DEFAULT_BATCH_SIZE = 5000
 #: Seconds between two progress reports of a long run.

@@ -20,6 +20,13 @@ from nova_cells.db import migration
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 
+__all__ = [
+    'CellAndHosts',
+    'SimpleSetup',
+    'map_cell_and_hosts',
+    'simple_cell_setup',
+]
+
 
 @dataclasses.dataclass
 class CellAndHosts:

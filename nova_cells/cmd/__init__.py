@@ -7,4 +7,6 @@ oslo.messaging and oslo.service, which this tool never runs) would bury it.
 
 import warnings
 
+__all__: list[str] = []
+
 warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from nova_cells.cmd import common
 from nova_cells.db import migration
 
-__all__ = ['CATEGORY', 'SYNC_EXIT_CODES', 'VERSION_ARGUMENT', 'sync',
-           'version_action']
+__all__ = ['CATEGORY', 'SYNC_EXIT_CODES', 'SYNC_FAILED', 'VERSION_ARGUMENT',
+           'sync', 'version_action']
 
 VERSION_ARGUMENT = common.argument(
     'version', nargs='?', default=None,

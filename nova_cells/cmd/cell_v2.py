@@ -26,6 +26,23 @@ from nova_cells.cmd import check_cells
 from nova_cells.cmd import common
 from nova_cells.cmd import preflight
 
+__all__ = [
+    'CATEGORY',
+    'EXIT_INVALID',
+    'create_cell',
+    'delete_cell',
+    'delete_host',
+    'discover_hosts',
+    'list_cells',
+    'list_hosts',
+    'map_cell0',
+    'map_cell_and_hosts',
+    'map_instances',
+    'simple_cell_setup',
+    'update_cell',
+    'verify_instance',
+]
+
 EXIT_INVALID = 127
 
 _URL_ERRORS: tuple[type, ...] = (exception.MissingCellURL,

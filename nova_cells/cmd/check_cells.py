@@ -17,6 +17,12 @@ from nova_cells.cells_admin import health_check
 from nova_cells.cmd import common
 from nova_cells.cmd import preflight
 
+__all__ = [
+    'ACTION',
+    'EXIT_NO_SUCH_CELL',
+    'check_cells',
+]
+
 EXIT_NO_SUCH_CELL = 127
 
 _HEADERS = ('Name', 'UUID', 'Database', 'Round trip', 'Schema',

@@ -44,6 +44,29 @@ from typing import Any
 from nova_cells import urls
 from nova_cells.cmd import preflight
 
+__all__ = [
+    'ACTION_ATTRIBUTE',
+    'Action',
+    'ActionParser',
+    'Argument',
+    'Category',
+    'EXIT_FAILURE',
+    'EXIT_SUCCESS',
+    'EXIT_USAGE',
+    'ExitCode',
+    'action_and_arguments',
+    'argument',
+    'error_line',
+    'exit_code',
+    'exit_code_table',
+    'handler_and_arguments',
+    'non_empty',
+    'print_error',
+    'print_warning',
+    'printable',
+    'table',
+]
+
 EXIT_SUCCESS = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

@@ -29,6 +29,19 @@ from oslo_config import cfg
 from nova_cells import conf as nova_conf
 from nova_cells import urls
 
+__all__ = [
+    'ConfigurationError',
+    'DATABASE_URL_OPTIONS',
+    'check',
+    'check_database_urls',
+    'check_transport_url',
+    'check_values',
+    'config_files',
+    'embedded_fallback',
+    'unknown_options',
+    'unreadable_files',
+]
+
 #: The database URL options checked up front: (group, option).
 DATABASE_URL_OPTIONS = (('api_database', 'connection'),
                         ('database', 'connection'))

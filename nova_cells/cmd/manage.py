@@ -30,6 +30,12 @@ from nova_cells.cmd import config_check
 from nova_cells.cmd import db
 from nova_cells.conf import CONF
 
+__all__ = [
+    'CATEGORIES',
+    'QUIET_LOGGERS',
+    'main',
+]
+
 CATEGORIES = (
     api_db.CATEGORY,
     db.CATEGORY,

@@ -28,6 +28,14 @@ from nova_cells.db import migration
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 
+__all__ = [
+    'APIDatabaseNotReady',
+    'READS',
+    'SYNC_COMMAND',
+    'WRITES',
+    'check_api_database',
+]
+
 READS = 'reads'
 WRITES = 'writes'
 

@@ -34,6 +34,13 @@ from nova_cells.db.sqlalchemy import api_models
 from nova_cells.db.sqlalchemy import models
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 
+__all__ = [
+    'Code',
+    'Result',
+    'UpgradeCommands',
+    'main',
+]
+
 Code = upgradecheck.Code
 Result = upgradecheck.Result
 

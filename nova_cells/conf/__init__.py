@@ -13,6 +13,12 @@ from nova_cells.conf import database
 from nova_cells.conf import messaging
 from nova_cells.conf import paths
 
+__all__ = [
+    'CONF',
+    'OPTION_MODULES',
+    'register_all',
+]
+
 CONF = cfg.CONF
 
 # Option modules in the order they appear in the sample config.

@@ -13,6 +13,13 @@ a connection budget) is added here by appending to ``cell_database_opts``.
 
 from oslo_config import cfg
 
+__all__ = [
+    'CELL_DATABASE_GROUP',
+    'cell_database_opts',
+    'list_opts',
+    'register_opts',
+]
+
 CELL_DATABASE_GROUP = cfg.OptGroup(
     'cell_database',
     title='Cell database options',

@@ -2,6 +2,13 @@
 
 from oslo_config import cfg
 
+__all__ = [
+    'CELLS_GROUP',
+    'cells_opts',
+    'list_opts',
+    'register_opts',
+]
+
 CELLS_GROUP = cfg.OptGroup(
     'cells',
     title='Cells options',

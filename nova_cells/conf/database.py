@@ -14,6 +14,18 @@ from oslo_db import options as oslo_db_options
 
 from nova_cells.conf import paths
 
+__all__ = [
+    'API_DATABASE_GROUP',
+    'DATABASE_GROUP',
+    'DEFAULT_API_CONNECTION',
+    'DEFAULT_MAIN_CONNECTION',
+    'api_db_opts',
+    'apply_defaults',
+    'db_opts',
+    'list_opts',
+    'register_opts',
+]
+
 API_DATABASE_GROUP = cfg.OptGroup(
     'api_database',
     title='API database options',

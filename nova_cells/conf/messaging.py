@@ -22,6 +22,12 @@ import importlib
 from oslo_config import cfg
 from oslo_messaging import opts as messaging_opts
 
+__all__ = [
+    'list_opts',
+    'messaging_default_opts',
+    'register_opts',
+]
+
 
 def _default_group_opts() -> list[cfg.Opt]:
     for group, opts in messaging_opts.list_opts():

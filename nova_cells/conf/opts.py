@@ -2,6 +2,10 @@
 
 from nova_cells import conf
 
+__all__ = [
+    'list_opts',
+]
+
 
 def list_opts():
     """Return ``[(group, [opts])]`` for every nova_cells option group."""

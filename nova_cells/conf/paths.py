@@ -4,6 +4,13 @@ import os
 
 from oslo_config import cfg
 
+__all__ = [
+    'list_opts',
+    'path_opts',
+    'register_opts',
+    'state_path_def',
+]
+
 
 def _default_state_path() -> str:
     """``$NOVA_CELLS_STATE_PATH``, else ``$XDG_STATE_HOME/nova_cells``.

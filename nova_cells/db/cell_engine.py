@@ -44,6 +44,13 @@ from oslo_db.sqlalchemy import exc_filters
 from nova_cells import exception
 from nova_cells import urls
 
+__all__ = [
+    'facade_settings',
+    'install',
+    'is_cell_fault',
+    'sqlite_busy_timeout_ms',
+]
+
 # oslo.db's own defaults for every [database] option: a cell facade starts
 # from these, so nothing set in [database] for the local database (its
 # slave_connection above all) follows the process into a cell.

@@ -43,6 +43,10 @@ import sqlalchemy
 
 from nova_cells import exception
 
+__all__ = [
+    'ConnectionBudget',
+]
+
 # Marks a pool connection record that holds a permit (its cell key).
 _PERMIT = 'nova_cells_budget_key'
 _FINALIZER = 'nova_cells_budget_finalizer'

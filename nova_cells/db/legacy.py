@@ -23,6 +23,23 @@ import sqlalchemy as sa
 
 from nova_cells import exception
 
+__all__ = [
+    'API_LAYOUT',
+    'BOOLEAN',
+    'DATETIME',
+    'INTEGER',
+    'LAYOUTS',
+    'LegacyLayout',
+    'LegacyTable',
+    'MAIN_LAYOUT',
+    'MIGRATE_VERSION_TABLE',
+    'TEXT',
+    'find_problems',
+    'string',
+    'verify',
+    'verify_nova_alembic',
+]
+
 # Column kinds, checked against reflected types (see _type_problem).
 INTEGER = ('integer', None)
 BOOLEAN = ('boolean', None)

@@ -71,6 +71,23 @@ from nova_cells import urls
 from nova_cells.db import cell_engine
 from nova_cells.db import legacy
 
+__all__ = [
+    'ALEMBIC_VERSION_TABLE',
+    'API',
+    'HEAD',
+    'MAIN',
+    'VERSION_TABLES',
+    'alembic_config',
+    'db_sync',
+    'db_version',
+    'head',
+    'nova_manages',
+    'recorded_revisions',
+    'resolve_revision',
+    'revisions',
+    'run_environment',
+]
+
 LOG = logging.getLogger(__name__)
 
 API = 'api'

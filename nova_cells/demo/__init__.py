@@ -20,3 +20,5 @@ pointing ``[api_database]``/``[database]`` at MySQL or PostgreSQL and
   databases and RabbitMQ virtual hosts created when missing;
 * :mod:`~nova_cells.demo.report`: the read-only sections.
 """
+
+__all__: list[str] = []

@@ -27,6 +27,21 @@ from nova_cells.conf import CONF
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.demo import environment
 
+__all__ = [
+    'CELLS',
+    'CellOutcome',
+    'DEFAULT_INSTANCES',
+    'DemoCell',
+    'FAILED_BUILDS',
+    'HOSTS',
+    'PROJECTS',
+    'Population',
+    'USER',
+    'ensure_cell_databases',
+    'ensure_cells',
+    'populate_cell',
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class DemoCell:

@@ -33,6 +33,19 @@ import sqlalchemy as sa
 from nova_cells import exception
 from nova_cells import urls
 
+__all__ = [
+    'DEFAULT_TRANSPORT_URL',
+    'RABBIT_SCHEMES',
+    'VHOST_PREFIX',
+    'VirtualHost',
+    'cell_transport_url',
+    'ensure_database',
+    'ensure_virtual_host',
+    'is_rabbit',
+    'transport_factory',
+    'virtual_host_usable',
+]
+
 with warnings.catch_warnings():
     # oslo.messaging's import chain warns about eventlet on stderr.
     warnings.simplefilter('ignore')

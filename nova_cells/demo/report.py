@@ -29,6 +29,22 @@ from nova_cells.db.sqlalchemy import api_models
 from nova_cells.demo import environment
 from nova_cells.objects import instance_mapping as instance_mapping_obj
 
+__all__ = [
+    'CALLS_PER_CELL',
+    'Counts',
+    'PAGE_SIZE',
+    'RPC_TIMEOUT',
+    'RPC_TOPIC',
+    'WhichCell',
+    'count_per_cell',
+    'first_page',
+    'pick_instance',
+    'rpc_round_trips',
+    'show_instance',
+    'table',
+    'verify_instance',
+]
+
 #: Rows of the merged first page.
 PAGE_SIZE = 10
 RPC_TOPIC = 'nova_cells_demo'

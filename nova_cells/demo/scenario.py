@@ -26,6 +26,12 @@ from nova_cells.demo import build
 from nova_cells.demo import environment
 from nova_cells.demo import report
 
+__all__ = [
+    'Heading',
+    'main',
+    'run',
+]
+
 _OPTS = [
     cfg.IntOpt('instances', default=build.DEFAULT_INSTANCES, min=10,
                max=100000,

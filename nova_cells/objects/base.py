@@ -34,6 +34,21 @@ from oslo_versionedobjects import fields
 
 from nova_cells import exception
 
+__all__ = [
+    'NovaCellsObject',
+    'NovaCellsObjectRegistry',
+    'NovaCellsObjectSerializer',
+    'OBJ_PROJECT_NAMESPACE',
+    'OBJ_SERIAL_NAMESPACE',
+    'TimestampedObject',
+    'cell_mapping_for_write',
+    'changes_for_write',
+    'drop_fields_newer_than',
+    'from_cached',
+    'make_list',
+    'obj_tree_get_versions',
+]
+
 #: The object namespace of Nova's objects, which these objects share.
 OBJ_PROJECT_NAMESPACE = 'nova'
 #: Prefix of the keys of a primitive (``nova_object.name``...).
@@ -158,3 +173,34 @@ def cell_mapping_for_write(cell_mapping: Any, action: str) -> int | None:
             action=action,
             reason='its cell mapping %s has not been created yet' % uuid)
     return cell_mapping.id
+
+
+def changes_for_write(mapping: Any, action: str) -> dict:
+    """A mapping object's changed fields as the row values to write: its
+    id never (the database assigns it), its ``cell_mapping`` as the
+    ``cell_id`` column.
+
+    :raises ObjectActionError: the cell mapping has not been created yet.
+    """
+    updates = mapping.obj_get_changes()
+    updates.pop('id', None)
+    if 'cell_mapping' in updates:
+        updates['cell_id'] = cell_mapping_for_write(
+            updates.pop('cell_mapping'), action)
+    return updates
+
+
+def from_cached(cls: type, context: Any, attributes: tuple, values: tuple,
+                **loaded: Any) -> Any:
+    """A mapping object as loaded, rebuilt from the values the mapping
+    cache kept for it: set straight into the object's attributes, without
+    ``setattr``'s per-field checks (they were done when it was loaded);
+    ``loaded`` adds the look-up key and the cell (``_obj_<field>=...``).
+    """
+    mapping = cls.__new__(cls)
+    state = mapping.__dict__
+    state.update(zip(attributes, values, strict=True))
+    state.update(loaded)
+    state['_changed_fields'] = set()
+    state['_context'] = context
+    return mapping

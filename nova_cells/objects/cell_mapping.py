@@ -32,6 +32,18 @@ from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.objects import base
 
+__all__ = [
+    'CELL0_UUID',
+    'CellMapping',
+    'CellMappingList',
+    'JOINED_PREFIX',
+    'TABLE',
+    'URL_FIELDS',
+    'joined_columns',
+    'pop_joined_row',
+    'row_filter',
+]
+
 LOG = logging.getLogger(__name__)
 
 CELL0_UUID = '00000000-0000-0000-0000-000000000000'

@@ -21,6 +21,12 @@ from nova_cells.objects import base
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 from nova_cells.objects import rows_with_cell
 
+__all__ = [
+    'HostMapping',
+    'HostMappingList',
+    'TABLE',
+]
+
 TABLE = api_models.HostMapping.__table__
 _ROWS = rows_with_cell.RowsWithCell(TABLE, cell_optional=False)
 _BY_HOST = _ROWS.statement.where(TABLE.c.host == sa.bindparam('host'))
@@ -60,14 +66,6 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
             return self.host
         return 'with id %s' % self.id
 
-    def _updates_for_write(self, action: str) -> dict:
-        updates = self.obj_get_changes()
-        updates.pop('id', None)
-        if 'cell_mapping' in updates:
-            updates['cell_id'] = base.cell_mapping_for_write(
-                updates.pop('cell_mapping'), action)
-        return updates
-
     @staticmethod
     def _from_db_object(context: Any, host_mapping: 'HostMapping',
                         db_row: Any) -> 'HostMapping':
@@ -84,10 +82,9 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
     @staticmethod
     @db_api.api_connection_reader
     def _get_by_host_from_db(context: Any, host: str) -> dict:
-        row = context.connection.execute(_BY_HOST, {'host': host}).first()
-        if row is None:
-            raise exception.HostMappingNotFound(name=host)
-        return _ROWS.as_db_row(row)
+        return _ROWS.first(
+            context.connection, _BY_HOST, {'host': host},
+            lambda: exception.HostMappingNotFound(name=host))
 
     @classmethod
     @ovo_base.remotable
@@ -99,12 +96,8 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
         cached = mapping_cache.CACHE.get_host(context, host)
         if cached is not None:
             values, cell = cached
-            mapping = cls.__new__(cls)
-            mapping.__dict__.update(zip(_CACHED_ATTRIBUTES, values,
-                                        strict=True))
-            mapping.__dict__.update(_obj_host=host, _obj_cell_mapping=cell,
-                                    _changed_fields=set(), _context=context)
-            return mapping
+            return base.from_cached(cls, context, _CACHED_ATTRIBUTES, values,
+                                    _obj_host=host, _obj_cell_mapping=cell)
         epoch = mapping_cache.CACHE.load_token(context)
         db_row = cls._get_by_host_from_db(context, host)
         mapping = cls._from_db_object(context, cls(), db_row)
@@ -139,8 +132,8 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
             raise exception.ObjectActionError(
                 action='create a host mapping',
                 reason='missing field(s) %s' % ', '.join(missing))
-        db_row = self._create_in_db(self._context, self._updates_for_write(
-            'map host %s' % self.host))
+        updates = base.changes_for_write(self, 'map host %s' % self.host)
+        db_row = self._create_in_db(self._context, updates)
         self._from_db_object(self._context, self, db_row)
 
     @staticmethod
@@ -166,8 +159,8 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
         :raises HostMappingNotFound: the mapping was deleted meanwhile.
         :raises HostMappingExists: renamed to a host mapped already.
         """
-        updates = self._updates_for_write('save host mapping %s'
-                                          % self._label())
+        updates = base.changes_for_write(
+            self, 'save host mapping %s' % self._label())
         db_row = self._save_in_db(self._context, _row_filter(self),
                                   self._label(), updates)
         self._from_db_object(self._context, self, db_row)

@@ -32,6 +32,15 @@ from nova_cells.objects import base
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 from nova_cells.objects import rows_with_cell
 
+__all__ = [
+    'IN_CLAUSE_CHUNK',
+    'InstanceMapping',
+    'InstanceMappingList',
+    'TABLE',
+    'call_in_instance_cell',
+    'get_instance',
+]
+
 TABLE = api_models.InstanceMapping.__table__
 # A mapping may have no cell yet, hence the outer join.
 _ROWS = rows_with_cell.RowsWithCell(TABLE, cell_optional=True)
@@ -90,15 +99,6 @@ def _row_filter(mapping: 'InstanceMapping') -> Any:
     raise exception.ObjectActionError(
         action='find an instance mapping',
         reason='it has neither id nor instance_uuid')
-
-
-def _updates_for_write(mapping: 'InstanceMapping', action: str) -> dict:
-    updates = mapping.obj_get_changes()
-    updates.pop('id', None)
-    if 'cell_mapping' in updates:
-        updates['cell_id'] = base.cell_mapping_for_write(
-            updates.pop('cell_mapping'), action)
-    return updates
 
 
 @base.NovaCellsObjectRegistry.register
@@ -184,11 +184,9 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
     @db_api.api_connection_reader
     def _get_by_instance_uuid_from_db(context: Any,
                                       instance_uuid: str) -> dict:
-        row = context.connection.execute(
-            _BY_INSTANCE_UUID, {'uuid': instance_uuid}).first()
-        if row is None:
-            raise exception.InstanceMappingNotFound(uuid=instance_uuid)
-        return _ROWS.as_db_row(row)
+        return _ROWS.first(
+            context.connection, _BY_INSTANCE_UUID, {'uuid': instance_uuid},
+            lambda: exception.InstanceMappingNotFound(uuid=instance_uuid))
 
     @classmethod
     @ovo_base.remotable
@@ -199,27 +197,16 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
         """
         cached = mapping_cache.CACHE.get_instance(context, instance_uuid)
         if cached is not None:
-            return cls._from_cache(context, instance_uuid, *cached)
+            values, cell = cached
+            return base.from_cached(
+                cls, context, _CACHED_ATTRIBUTES, values,
+                _obj_instance_uuid=instance_uuid, _obj_cell_mapping=cell)
         epoch = mapping_cache.CACHE.load_token(context)
         db_row = cls._get_by_instance_uuid_from_db(context, instance_uuid)
         mapping = cls._from_db_object(context, cls(), db_row)
         mapping_cache.CACHE.put_instance(
             instance_uuid, mapping.cell_mapping, _cache_values(mapping),
             epoch)
-        return mapping
-
-    @classmethod
-    def _from_cache(cls, context: Any, instance_uuid: str, values: tuple,
-                    cell: Any) -> 'InstanceMapping':
-        """The mapping as loaded, rebuilt from its cached values without
-        the per-field checks of ``setattr`` (they were done at load)."""
-        mapping = cls.__new__(cls)
-        attributes = mapping.__dict__
-        attributes.update(zip(_CACHED_ATTRIBUTES, values, strict=True))
-        attributes['_obj_instance_uuid'] = instance_uuid
-        attributes['_obj_cell_mapping'] = cell
-        attributes['_changed_fields'] = set()
-        attributes['_context'] = context
         return mapping
 
     @staticmethod
@@ -247,7 +234,7 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
             raise exception.ObjectActionError(
                 action='create an instance mapping',
                 reason='missing field(s) %s' % ', '.join(missing))
-        updates = _updates_for_write(self, 'create an instance mapping')
+        updates = base.changes_for_write(self, 'create an instance mapping')
         updates.setdefault('queued_for_delete', False)
         db_row = self._create_in_db(self._context, updates)
         self._from_db_object(self._context, self, db_row)
@@ -272,7 +259,7 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
 
         :raises InstanceMappingNotFound: the mapping was deleted meanwhile.
         """
-        updates = _updates_for_write(self, 'save an instance mapping')
+        updates = base.changes_for_write(self, 'save an instance mapping')
         db_row = self._save_in_db(self._context, _row_filter(self),
                                   self._label(), updates)
         self._from_db_object(self._context, self, db_row)

@@ -15,6 +15,11 @@ from oslo_db import exception as db_exception
 from nova_cells import exception
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 
+__all__ = [
+    'ErrorFactory',
+    'RowsWithCell',
+]
+
 ErrorFactory = Callable[[], Exception]
 
 
@@ -40,6 +45,18 @@ class RowsWithCell:
         values = dict(row._mapping)
         values['cell_mapping'] = cell_mapping_obj.pop_joined_row(values)
         return values
+
+    def first(self, connection: Any, statement: Any, parameters: dict,
+              not_found: ErrorFactory) -> dict:
+        """The first row ``statement`` (one of this table's joined
+        selects) reads, with its cell.
+
+        :raises: ``not_found()`` when it reads none.
+        """
+        row = connection.execute(statement, parameters).first()
+        if row is None:
+            raise not_found()
+        return self.as_db_row(row)
 
     def select(self, db: Any, *where: Any,
                limit: int | None = None) -> list[dict]:

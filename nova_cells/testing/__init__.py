@@ -3,3 +3,5 @@
 Only the standard library: ``make bench`` and a deployment that runs the
 benchmarks have the package's requirements, not the test requirements.
 """
+
+__all__: list[str] = []

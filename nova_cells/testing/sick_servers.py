@@ -17,6 +17,12 @@ Both are started by :meth:`start` (which returns the object) or by
 import socket
 import threading
 
+__all__ = [
+    'HOST',
+    'RefusedPort',
+    'SilentListener',
+]
+
 HOST = '127.0.0.1'
 
 

@@ -22,6 +22,19 @@ from nova_cells.urls import parsing
 from nova_cells.urls import templates
 from nova_cells.urls.masking import mask_url
 
+__all__ = [
+    'DATABASE',
+    'TRANSPORT',
+    'cell0_default_connection',
+    'cell_database_problem',
+    'check_database_connection',
+    'check_transport_url',
+    'database_url_problem',
+    'filled',
+    'given_transport_url_problem',
+    'transport_url_problem',
+]
+
 TRANSPORT = 'transport_url'
 DATABASE = 'database_connection'
 

@@ -27,6 +27,13 @@ import urllib.parse
 
 from nova_cells.urls import parsing
 
+__all__ = [
+    'Reached',
+    'database_reached',
+    'may_be_same',
+    'queue_reached',
+]
+
 _LOOPBACK = 'localhost'
 _BACKEND_ALIASES = {'mariadb': 'mysql', 'postgres': 'postgresql'}
 

@@ -28,6 +28,14 @@ from oslo_utils import strutils
 from nova_cells.urls.parsing import Host
 from nova_cells.urls.parsing import split_url
 
+__all__ = [
+    'MASK',
+    'is_secret_parameter',
+    'mask_text',
+    'mask_url',
+    'passwords',
+]
+
 MASK = '***'
 
 # Query parameter names whose value is a secret, matched as substrings of

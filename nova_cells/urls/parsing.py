@@ -33,6 +33,27 @@ from oslo_config import cfg
 
 from nova_cells import exception
 
+__all__ = [
+    'DEFAULT_PORTS',
+    'Host',
+    'PROJECT_DRIVERS',
+    'SINGLE_HOST_SCHEMES',
+    'SplitURL',
+    'database_name',
+    'engine_url',
+    'ensure_sqlite_directory',
+    'has_no_transport',
+    'parse_database_url',
+    'server_url',
+    'split_host',
+    'split_url',
+    'sqlite_file',
+    'sqlite_path',
+    'virtual_host',
+    'with_database_suffix',
+    'with_virtual_host',
+]
+
 #: The drivers this project installs. For a URL naming no driver,
 #: SQLAlchemy would pick its own default (MySQLdb; psycopg 3 since
 #: SQLAlchemy 2.1), neither of which is installed, so a bare scheme means

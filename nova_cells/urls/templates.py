@@ -55,6 +55,21 @@ from nova_cells import exception
 from nova_cells.urls.parsing import Host
 from nova_cells.urls.parsing import split_url
 
+__all__ = [
+    'HOST_VARIABLES',
+    'Rendering',
+    'SOURCES',
+    'URL_VARIABLES',
+    'VARIABLES',
+    'fill',
+    'is_template',
+    'local_url',
+    'render',
+    'render_field',
+    'template_error',
+    'url_variables',
+]
+
 #: The object fields that may hold a template, and where their values come
 #: from: (option group or None for [DEFAULT], option, label for messages).
 SOURCES = {

@@ -28,6 +28,41 @@ from nova_cells import exception
 from nova_cells.db.sqlalchemy import models
 from nova_cells.db.sqlalchemy import pagination
 
+__all__ = [
+    'DATABASES',
+    'InstanceRecord',
+    'Record',
+    'api_connection_reader',
+    'api_reader',
+    'api_writer',
+    'compute_node_create',
+    'compute_node_get_all',
+    'compute_node_get_all_by_host',
+    'compute_node_get_all_unmapped',
+    'compute_nodes_mark_mapped',
+    'get_context_manager',
+    'get_engine',
+    'get_session',
+    'instance_count',
+    'instance_create',
+    'instance_destroy',
+    'instance_get_all_by_filters',
+    'instance_get_by_uuid',
+    'instance_page_rows',
+    'instance_page_statement',
+    'instance_update',
+    'main_async_reader',
+    'main_connection_reader',
+    'main_reader',
+    'main_writer',
+    'pick_context_manager_reader',
+    'pick_context_manager_reader_allow_async',
+    'pick_context_manager_writer',
+    'service_create',
+    'service_get_all',
+    'service_get_all_by_binary',
+]
+
 DATABASES = ('main', 'api')
 
 

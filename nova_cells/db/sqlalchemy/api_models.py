@@ -9,6 +9,15 @@ from sqlalchemy import orm
 
 from nova_cells.db.sqlalchemy import model_base
 
+__all__ = [
+    'ApiBase',
+    'CellMapping',
+    'HostMapping',
+    'InstanceMapping',
+    'MapInstancesMarker',
+    'MappingCacheGeneration',
+]
+
 
 class ApiBase(orm.DeclarativeBase, model_base.ModelMixin):
     metadata = model_base.new_metadata()

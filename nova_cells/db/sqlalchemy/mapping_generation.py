@@ -15,6 +15,13 @@ import sqlalchemy as sa
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 
+__all__ = [
+    'ROW_ID',
+    'TABLE',
+    'bump',
+    'read',
+]
+
 TABLE = api_models.MappingCacheGeneration.__table__
 ROW_ID = 1
 _READ = sa.select(TABLE.c.generation).where(TABLE.c.id == ROW_ID)

@@ -20,6 +20,14 @@ import sqlalchemy as sa
 from oslo_utils import timeutils
 from sqlalchemy import orm
 
+__all__ = [
+    'ModelMixin',
+    'NAMING_CONVENTION',
+    'SoftDeleteMixin',
+    'TimestampMixin',
+    'new_metadata',
+]
+
 
 def _columns_joined_by_zero(constraint, _table) -> str:
     return '0'.join(column.name for column in constraint.columns)

@@ -13,6 +13,13 @@ from sqlalchemy import orm
 
 from nova_cells.db.sqlalchemy import model_base
 
+__all__ = [
+    'ComputeNode',
+    'Instance',
+    'MainBase',
+    'Service',
+]
+
 
 class MainBase(orm.DeclarativeBase, model_base.ModelMixin):
     metadata = model_base.new_metadata()

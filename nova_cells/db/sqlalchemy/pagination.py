@@ -29,6 +29,14 @@ from sqlalchemy.sql import functions
 from nova_cells import exception
 from nova_cells.db.sqlalchemy import models
 
+__all__ = [
+    'DEFAULT_SORT_DIR',
+    'DEFAULT_SORT_KEYS',
+    'SORTABLE_KEYS',
+    'SortOrder',
+    'TIE_BREAKER',
+]
+
 DEFAULT_SORT_KEYS = ('created_at',)
 DEFAULT_SORT_DIR = 'desc'
 TIE_BREAKER = 'uuid'

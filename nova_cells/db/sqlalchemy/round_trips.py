@@ -41,6 +41,13 @@ import sqlalchemy
 from oslo_db.sqlalchemy import enginefacade
 from sqlalchemy.dialects.mysql import base as mysql_base
 
+__all__ = [
+    'ReadFactory',
+    'SERVER_BACKENDS',
+    'new_facade',
+    'tune_engine',
+]
+
 #: Backends whose engines this module tunes.
 SERVER_BACKENDS = frozenset({'mysql', 'postgresql'})
 _AUTOCOMMIT = 'AUTOCOMMIT'

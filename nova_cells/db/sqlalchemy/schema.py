@@ -12,6 +12,11 @@ import sqlalchemy as sa
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.db.sqlalchemy import models
 
+__all__ = [
+    'METADATA',
+    'create_tables',
+]
+
 METADATA = {'api': api_models.ApiBase.metadata,
             'main': models.MainBase.metadata}
 

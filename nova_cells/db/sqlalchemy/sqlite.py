@@ -21,6 +21,14 @@ from sqlalchemy import pool as sa_pool
 from nova_cells import exception
 from nova_cells import urls
 
+__all__ = [
+    'BUSY_TIMEOUT_MS',
+    'MAX_OVERFLOW',
+    'POOL_SIZE',
+    'POOL_TIMEOUT',
+    'tune_engine',
+]
+
 # Threads waiting to write one SQLite file queue up on its lock; give them
 # long enough that a burst of writers does not turn into "database is
 # locked" errors.
