@@ -241,8 +241,44 @@ def print_warning(message: str) -> None:
 _MISSING_TABLE = re.compile(
     r"no such table: (\w+)|Table '(?:\w+\.)?(\w+)' doesn't exist|"
     r'relation "(\w+)" does not exist')
+# The table a refusal names: MySQL quotes `db`.`table`, PostgreSQL says
+# "for table name".
+_TABLE_NAMED = re.compile(r'for table (?:`\w+`\.)?`(\w+)`|'
+                          r'for (?:table|relation) (\w+)')
 _API_TABLES = frozenset({'cell_mappings', 'host_mappings',
                          'instance_mappings', 'map_instances_markers'})
+
+
+# How SQLite, MySQL/MariaDB and PostgreSQL refuse what this connection may
+# not do: a read-only file, a user without the privilege, a server or
+# transaction in read-only mode.
+_WRITE_REFUSED = re.compile(
+    r'attempt to write a readonly database|'
+    r'\b(?:INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|INDEX|LOCK TABLES) '
+    r'command denied to user|'
+    r'permission denied for (?:table|relation|sequence|schema|database)|'
+    r'read-only transaction|--read-only option')
+
+
+def _write_refused_hint(text: str) -> str:
+    """What a refusal for lack of rights means to an operator, or ''.
+
+    The driver names a table and a privilege; the cause to act on is that
+    the database, or the user configured for it, is read-only, which
+    serves the commands that only read but not this one.
+    """
+    if _WRITE_REFUSED.search(text) is None:
+        return ''
+    match = _TABLE_NAMED.search(text)
+    table_name = next(name for name in match.groups() if name) if match \
+        else None
+    which = ('the API database' if table_name in _API_TABLES
+             else 'the database')
+    said = '' if 'permission denied' in text else 'permission denied: '
+    return ('; %s%s is read-only or its configured user lacks a privilege '
+            'this command needs (read-only access serves list_cells, '
+            'list_hosts, verify_instance and api_db version, not commands '
+            'that write)' % (said, which))
 
 
 def _schema_hint(text: str) -> str:
@@ -263,7 +299,8 @@ def error_line(error: BaseException) -> str:
     with the command to run when a database has no schema."""
     lines = [line for line in str(error).splitlines() if line.strip()]
     text = lines[0].strip() if lines else type(error).__name__
-    return printable(urls.mask_text(text)) + _schema_hint(text)
+    return (printable(urls.mask_text(text)) + _schema_hint(text) +
+            _write_refused_hint(text))
 
 
 def non_empty(text: str) -> str:

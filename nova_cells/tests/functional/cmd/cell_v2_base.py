@@ -21,13 +21,19 @@ class CellV2TestCase(base.SkippingFixturesMixin, testtools.TestCase):
     BACKEND = backends.SQLITE
     #: False: the local main database starts empty (for ``db sync``).
     MAIN_SCHEMA = True
+    #: False: the API database starts empty (for ``api_db sync``).
+    API_SCHEMA = True
 
     def setUp(self):
         super().setUp()
         self.script = test_manage_db._find_script()
         self.directory = self.useFixture(fixtures.TempDir()).path
-        self.api_url = self.useFixture(database_fixture.SchemaDatabase(
-            database_fixture.API, self.BACKEND)).url
+        if self.API_SCHEMA:
+            api = database_fixture.SchemaDatabase(database_fixture.API,
+                                                  self.BACKEND)
+        else:
+            api = database_fixture.EmptyDatabase(self.BACKEND, name='api')
+        self.api_url = self.useFixture(api).url
         if self.MAIN_SCHEMA:
             main = database_fixture.SchemaDatabase(
                 database_fixture.MAIN, self.BACKEND, name='main')

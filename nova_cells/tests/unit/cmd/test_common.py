@@ -76,6 +76,29 @@ class TestErrorLine(testtools.TestCase):
     def test_empty_message_names_the_exception(self):
         self.assertEqual('KeyError', common.error_line(KeyError()))
 
+    def test_a_refused_write_says_read_only_and_which_database(self):
+        for text, which in (
+                ('(sqlite3.OperationalError) attempt to write a readonly '
+                 'database', 'the database'),
+                ("(pymysql.err.OperationalError) (1142, \"INSERT command "
+                 "denied to user 'ro'@'127.0.0.1' for table `nc_api`."
+                 "`cell_mappings`\")", 'the API database'),
+                ('(psycopg2.errors.InsufficientPrivilege) permission denied '
+                 'for table instance_mappings', 'the API database'),
+                ('(psycopg2.errors.InsufficientPrivilege) permission denied '
+                 'for table instances', 'the database')):
+            line = common.error_line(RuntimeError(text + '\n[SQL: ...]'))
+            self.assertTrue(line.startswith(text), line)
+            self.assertIn('%s is read-only' % which, line)
+            self.assertEqual(1, line.count('permission denied'), line)
+            self.assertNotIn('\n', line)
+
+    def test_a_refused_read_is_not_called_read_only(self):
+        line = common.error_line(RuntimeError(
+            "(1142, \"SELECT command denied to user 'u'@'h' for table "
+            "`db`.`cell_mappings`\")"))
+        self.assertNotIn('read-only', line)
+
 
 class _Specific(LookupError):
     pass
