@@ -4,7 +4,9 @@ On SQLite it runs twice in a subprocess with no config file, in a fresh
 state directory, and the report and the databases it leaves are checked
 against each other. On MySQL and PostgreSQL it runs twice from the config
 files shipped in ``etc/demo/`` (database names made unique per test), so a
-broken example config fails here.
+broken example config fails here; on MySQL it then runs with
+``etc/demo/rabbit.conf`` added, as the README orders its demos, and the
+cells must have moved to RabbitMQ.
 """
 
 import configparser
@@ -19,9 +21,13 @@ import tempfile
 import fixtures
 import sqlalchemy as sa
 import testtools
+from oslo_config import cfg
 
 import nova_cells
+from nova_cells import urls
+from nova_cells.demo import environment
 from nova_cells.tests.fixtures import backends
+from nova_cells.tests.fixtures import rpc as rpc_fixture
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(
     nova_cells.__file__)))
@@ -188,9 +194,10 @@ class TestDemoOnSQLite(testtools.TestCase):
                 [[row[0], row[2]] for row in rows])
 
 
-class TestDemoOnMySQL(testtools.TestCase):
-    """Two runs from ``etc/demo/mysql.conf``, its databases renamed so
-    that tests never meet each other or an operator's demo."""
+class ServerDemoTestCase(testtools.TestCase):
+    """The demo from a shipped server config (``CONFIG``), its databases
+    renamed so that tests never meet each other or an operator's demo,
+    and dropped afterwards."""
 
     BACKEND = backends.MYSQL
     CONFIG = 'mysql.conf'
@@ -220,11 +227,20 @@ class TestDemoOnMySQL(testtools.TestCase):
             config.write(written)
         return path
 
-    def run_demo(self) -> subprocess.CompletedProcess:
+    def run_demo(self, *arguments: str) -> subprocess.CompletedProcess:
         # RPC over fake:// does not depend on the database backend, and
         # the SQLite runs check it; stopping its servers costs a second.
         return run_demo(self.directory, '--config-file', self.config_file,
-                        '--norpc')
+                        '--norpc', *arguments)
+
+    def api_url(self) -> str:
+        config = configparser.ConfigParser(interpolation=None)
+        config.read(self.config_file)
+        return config['api_database']['connection']
+
+
+class TestDemoOnMySQL(ServerDemoTestCase):
+    """Two runs from ``etc/demo/mysql.conf``."""
 
     def test_runs_twice_creating_its_databases_once(self):
         first = self.run_demo()
@@ -248,6 +264,68 @@ class TestDemoOnMySQL(testtools.TestCase):
 class TestDemoOnPostgreSQL(TestDemoOnMySQL):
     BACKEND = backends.POSTGRESQL
     CONFIG = 'postgresql.conf'
+
+
+class TestDemoOnMySQLThenRabbitMQ(ServerDemoTestCase):
+    """The README's real-server demos in order: ``mysql.conf``, then
+    ``mysql.conf`` with ``rabbit.conf`` on the same databases. The second
+    run repoints the cells the first made on ``fake://`` at RabbitMQ and
+    says so; its header, its listing and the stored cell mappings agree.
+
+    The cells' virtual hosts are the demo's own ``nova_cells_demo_<cell>``
+    (created with ``rabbitmqctl`` when it works here, as for an operator,
+    and left in place: they hold nothing once the demo's auto-delete
+    queues are gone); without ``rabbitmqctl`` the demo shares
+    ``rabbit.conf``'s virtual host and says so, which passes here too.
+    """
+
+    RABBIT_CONFIG = os.path.join(DEMO_CONFIGS, 'rabbit.conf')
+
+    def stored_transports(self) -> dict[str, str]:
+        """{cell name: transport URL} as the API database holds them."""
+        engine = sa.create_engine(self.api_url(), poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                return dict(connection.execute(sa.text(
+                    'SELECT name, transport_url FROM cell_mappings')).all())
+        finally:
+            engine.dispose()
+
+    def test_rabbit_run_repoints_the_fake_cells(self):
+        rpc_fixture.require_rabbit(vhosts=('',))
+        first = self.run_demo('--instances', '10')
+        self.assertEqual(0, first.returncode, first.stdout + first.stderr)
+        self.assertIn('[DEFAULT] transport_url    fake://', first.stdout)
+        fake = self.stored_transports()
+        self.assertEqual({'cell0', 'cell1', 'cell2'}, set(fake))
+        self.assertTrue(all(fake[name].startswith('fake://')
+                            for name in ('cell1', 'cell2')), fake)
+
+        second = self.run_demo('--instances', '10', '--config-file',
+                               self.RABBIT_CONFIG)
+        self.assertEqual(0, second.returncode, second.stdout + second.stderr)
+        self.assertIn('[DEFAULT] transport_url    rabbit://guest:***@'
+                      'localhost:5672/\n', second.stdout)
+        stored = self.stored_transports()
+        self.assertEqual('none:///', stored['cell0'])
+        listing = section(second.stdout, 'List cells')
+        for name in ('cell1', 'cell2'):
+            url = stored[name]
+            self.assertTrue(url.startswith(
+                'rabbit://guest:guest@localhost:5672/'), url)
+            self.assertTrue(environment.virtual_host_usable(
+                cfg.ConfigOpts(), url), url)
+            masked = urls.mask_url(url)
+            self.assertIn('note: repointed from %s (a run with another '
+                          'configuration) to %s' % (urls.mask_url(
+                              fake[name]), masked), second.stdout)
+            self.assertIn('| %s | %s |' % (name, masked),
+                          re.sub(r'\| [0-9a-f-]{36} ', '', listing))
+        self.assertNotIn('fake://', listing)
+        self.assertIn('It repointed 2 cell(s) at this configuration\'s '
+                      'message queue.', second.stdout)
+        self.assertNotIn('Everything was already there', second.stdout)
+        self.assertEqual((0, 0, 0, 0), created(second.stdout))
 
 
 class TestDemoSwitchingTransports(testtools.TestCase):
