@@ -108,6 +108,13 @@ class TestAPIDatabaseState(test_manage_cli.ManageTestCase):
         self.assertEqual(migration.head(migration.API), self.run_manage(
             'api_db', 'version',
             config_file=config_file).stdout.strip().splitlines()[-1])
+        # A writing command says why it cannot (the database users on
+        # MySQL and PostgreSQL: test_read_only_user).
+        result = self.run_manage('cell_v2', 'update_cell', '--cell_uuid',
+                                 cells_admin.CELL0_UUID, '--name', 'x',
+                                 config_file=config_file, expect=1)
+        self.assertOneErrorLine(result, 'readonly', 'permission denied',
+                                'is read-only')
 
 
 class TestRefusedValues(cell_v2_base.CellV2TestCase):
