@@ -42,7 +42,7 @@ directions, filters, limit) is refused before any cell is asked.
 Each instance comes as a :class:`CellInstance` ``(cell_uuid, instance)``
 pair, so a caller knows which cell to target to act on it without a
 second look-up; the instance is a read-only
-:class:`~nova_cells.db.sqlalchemy.api.InstanceRecord`.
+:class:`~nova_cells.db.sqlalchemy.records.InstanceRecord`.
 """
 
 import collections
@@ -61,6 +61,8 @@ from nova_cells import scatter_gather
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import models
 from nova_cells.db.sqlalchemy import pagination
+from nova_cells.db.sqlalchemy import records
+from nova_cells.db.sqlalchemy.statements import instance_page_statement
 
 __all__ = [
     'CellInstance',
@@ -118,7 +120,7 @@ def _statements(ctxt, filters: dict | None, order: pagination.SortOrder,
     the same statement serves every cell of a dialect."""
     @functools.cache
     def statement_for(dialect: str):
-        return db_api.instance_page_statement(
+        return instance_page_statement(
             ctxt, filters, order, limit, after, dialect=dialect,
             columns=columns)
     return statement_for
@@ -317,6 +319,6 @@ def instance_get_all_across_cells(
     page, fetched = _merged_page(ctxt, cells, timeout, filters, order,
                                  limit, after)
     return InstanceListPage(
-        [CellInstance(cell_uuid, db_api.InstanceRecord(row._mapping))
+        [CellInstance(cell_uuid, records.InstanceRecord(row._mapping))
          for cell_uuid, row in page],
         fetched.failed, frozenset(fetched.unresponsive), limit)
