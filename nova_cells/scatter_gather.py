@@ -16,23 +16,14 @@ silently missing from the answer.
 Timeouts
     A call returns when every cell has answered or ``timeout`` seconds
     have passed (``[cells] scatter_gather_timeout`` when ``None``),
-    whichever comes first. A thread cannot be killed, so a cell that hangs
-    keeps its worker busy after the caller has moved on; that worker is
-    *abandoned*: the pool stops counting it against its size and starts a
-    replacement, so hung cells never starve healthy ones of workers.
+    whichever comes first. A cell that hangs keeps its worker busy after
+    the caller has moved on; the pool abandons that worker and starts a
+    replacement (:mod:`nova_cells.worker_pool`).
 
 Stuck cells
-    A cell is *stuck* when a call made to it earlier has run past that
-    call's own deadline and is still running. Later calls do not queue
-    behind it: a stuck cell is answered at once as did-not-respond, until
-    its earlier call returns. A cell that is merely busy (another caller's
-    call is in flight but still within its deadline) is *not* stuck and is
-    called as usual, so concurrent listings never mark each other's cells
-    down. At most the calls started before the first deadline passed can
-    pile up on a hung cell; none after (a call still queued when its cell
-    becomes stuck is answered without running). :func:`is_cell_stuck`
-    tells whether a cell is stuck now. Stuck is judged per cell *and*
-    database URL: a cell repointed at another database is called at once.
+    A cell whose earlier call ran past that call's deadline and is still
+    running is answered at once as did-not-respond, until that call
+    returns; see :mod:`nova_cells.stuck_cells` and :func:`is_cell_stuck`.
 
 Down cells
     A cell whose database this process marked down
@@ -40,10 +31,9 @@ Down cells
     :class:`~nova_cells.exception.CellUnavailable`, without a worker.
 
 Bounded concurrency
-    All calls share one pool of daemon threads; at most ``[cells]
-    scatter_gather_workers`` cell calls run at once (abandoned workers
-    excepted). A cell call still queued when its caller's deadline passes
-    is dropped without running, and reported as did-not-respond.
+    At most ``[cells] scatter_gather_workers`` cell calls run at once, on
+    one pool. A call still queued at its caller's deadline is dropped
+    without running, and reported as did-not-respond.
 
 Cells on local SQLite files
     A cell whose database is a SQLite file does CPU work under the GIL,
@@ -64,10 +54,8 @@ Which cells
     scheduler from placing new instances there; listings and look-ups must
     still see what already lives in them), cell0 included.
     :func:`scatter_gather_skip_cell0` leaves cell0 out. The list of cells
-    is cached for ``[cells] cell_cache_ttl`` seconds (see
-    :mod:`nova_cells.cell_cache`), so a new, disabled or deleted cell is
-    seen within that time, with no restart; with ``[cells] mapping_cache``
-    on, the mapping cache keeps it instead (:mod:`nova_cells.mapping_cache`).
+    comes from :mod:`nova_cells.cell_cache`, so a new, disabled or deleted
+    cell is seen with no restart (how soon: see there).
 
 Options are read from the configuration the connection registry was
 given (:func:`nova_cells.config.parse_args` or ``registry.configure``).
@@ -86,7 +74,10 @@ from nova_cells import cell_cache
 from nova_cells import cell_health
 from nova_cells import connections
 from nova_cells import context as nova_context
+from nova_cells import stuck_cells
 from nova_cells import urls
+from nova_cells import worker_pool
+from nova_cells.stuck_cells import is_cell_stuck
 
 __all__ = [
     'did_not_respond_sentinel',
@@ -100,8 +91,6 @@ __all__ = [
 
 LOG = logging.getLogger(__name__)
 
-# Idle workers above what the load needs exit after this many seconds.
-_IDLE_WORKER_SECONDS = 30.0
 # A lane call running longer than this makes the caller open another lane
 # for the calls queued behind it: a local file answers in milliseconds.
 _LANE_PATIENCE = 0.05
@@ -132,141 +121,9 @@ def is_cell_failure(outcome: Any) -> bool:
             isinstance(outcome, BaseException))
 
 
-# -- the worker pool --------------------------------------------------------
-
-class _WorkerPool:
-    """Daemon threads shared by every scatter-gather call.
-
-    At most ``size`` tasks run at once, ``size`` being given per submission
-    (so a changed ``[cells] scatter_gather_workers`` applies at once). A
-    task whose caller gave up while it runs is *abandoned*
-    (:meth:`abandon`): it no longer counts against the size, and a worker
-    is added to replace it, so hung cells never starve healthy ones.
-    Threads are daemons, so a cell that never answers cannot keep the
-    process from exiting; idle ones exit after a while.
-    :class:`concurrent.futures.ThreadPoolExecutor` can do none of this.
-    """
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._tasks: collections.deque = collections.deque()
-        self._running: set = set()
-        self._abandoned: set = set()
-        self._size = 1
-        self._busy = 0  # running tasks not abandoned
-        self._threads = 0
-        self._waiting = 0
-
-    @property
-    def thread_count(self) -> int:
-        return self._threads
-
-    def submit(self, tasks: Iterable[Callable[[], None]], size: int) -> None:
-        """Queue ``tasks`` (under one lock, however many there are)."""
-        with self._condition:
-            self._size = size
-            for task in tasks:
-                self._tasks.append(task)
-                self._dispatch()
-
-    def abandon(self, task: Callable[[], None]) -> None:
-        """Stop counting ``task`` (still running) against the size."""
-        with self._condition:
-            if task in self._running and task not in self._abandoned:
-                self._abandoned.add(task)
-                self._busy -= 1
-                self._dispatch()
-
-    def _dispatch(self) -> None:
-        """Get a queued task going: wake a worker, or start one if every
-        worker is spoken for (caller holds the lock)."""
-        if not self._tasks or self._busy >= self._size:
-            return
-        if self._waiting:
-            self._condition.notify()
-        if (len(self._tasks) > self._waiting and
-                self._threads < self._size + len(self._abandoned)):
-            self._threads += 1
-            threading.Thread(target=self._work, daemon=True,
-                             name='scatter-gather-worker').start()
-
-    def _can_take(self) -> bool:
-        return bool(self._tasks) and self._busy < self._size
-
-    def _work(self) -> None:
-        with self._condition:
-            while True:
-                while not self._can_take():
-                    self._waiting += 1
-                    woken = self._condition.wait(_IDLE_WORKER_SECONDS)
-                    self._waiting -= 1
-                    if not woken and not self._can_take():
-                        self._threads -= 1
-                        return
-                task = self._tasks.popleft()
-                self._busy += 1
-                self._running.add(task)
-                self._condition.release()
-                try:
-                    task()
-                finally:
-                    self._condition.acquire()
-                self._running.discard(task)
-                if task in self._abandoned:
-                    self._abandoned.discard(task)
-                else:
-                    self._busy -= 1
-                # No dispatch: this worker goes round and takes the next.
-                del task
-
-
-_POOL = _WorkerPool()
-
-
-# -- calls in flight, per cell ---------------------------------------------
-
-def _stuck_key(cell_mapping: Any) -> tuple:
-    """What a cell is judged stuck by: its uuid *and* its database URL,
-    so a cell repointed at another database (``update_cell``) is called
-    at once rather than answered as still stuck in the old one."""
-    return (cell_mapping.uuid,
-            getattr(cell_mapping, 'database_connection', None))
-
-
-class _InFlight:
-    """Started, unfinished cell calls by stuck key, to spot stuck cells."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: dict[str, set] = collections.defaultdict(set)
-
-    def add(self, call: '_CellCall') -> None:
-        with self._lock:
-            self._calls[call.stuck_key].add(call)
-
-    def discard(self, call: '_CellCall') -> None:
-        with self._lock:
-            calls = self._calls.get(call.stuck_key)
-            if calls is not None:
-                calls.discard(call)
-                if not calls:
-                    del self._calls[call.stuck_key]
-
-    def is_stuck(self, stuck_key: tuple, now: float) -> bool:
-        """An earlier call to the cell's database ran past its deadline
-        and is still running."""
-        with self._lock:
-            return any(call.deadline <= now
-                       for call in self._calls.get(stuck_key, ()))
-
-    def is_uuid_stuck(self, cell_uuid: str, now: float) -> bool:
-        with self._lock:
-            return any(call.deadline <= now
-                       for key, calls in self._calls.items()
-                       if key[0] == cell_uuid for call in calls)
-
-
-_IN_FLIGHT = _InFlight()
+#: The one pool every scatter-gather call runs its cell calls on.
+_POOL = worker_pool.WorkerPool()
+_IN_FLIGHT = stuck_cells.IN_FLIGHT
 
 # States of a cell call; only the caller moves one out of _QUEUED into
 # _DROPPED, only its worker into _RUNNING, both under the gather's lock.
@@ -302,7 +159,6 @@ def _in_a_lane(cell_mapping: Any) -> bool:
     return isinstance(url, str) and _names_a_sqlite_file(url)
 
 
-
 class _CellCall:
     """``fn`` in one cell, on behalf of one :class:`_Gather`."""
 
@@ -310,7 +166,7 @@ class _CellCall:
                  fn: Callable, args: tuple, kwargs: dict) -> None:
         self.gather = gather
         self.cell_uuid = cell_mapping.uuid
-        self.stuck_key = _stuck_key(cell_mapping)
+        self.stuck_key = stuck_cells.stuck_key(cell_mapping)
         self.deadline = gather.deadline
         self.state = _QUEUED
         self.abandoned = False
@@ -476,12 +332,6 @@ class _Gather:
 
 # -- the public calls -------------------------------------------------------
 
-def is_cell_stuck(cell_uuid: str) -> bool:
-    """True while an earlier call to the cell has run past its timeout
-    and not returned; calls meanwhile answer it as did-not-respond."""
-    return _IN_FLIGHT.is_uuid_stuck(cell_uuid, time.monotonic())
-
-
 def scatter_gather_cells(ctxt, cell_mappings: Iterable[Any],
                          timeout: float | None, fn: Callable,
                          *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -504,7 +354,7 @@ def scatter_gather_cells(ctxt, cell_mappings: Iterable[Any],
         if cell_uuid in seen:
             continue
         seen.add(cell_uuid)
-        if _IN_FLIGHT.is_stuck(_stuck_key(cell_mapping), now):
+        if _IN_FLIGHT.is_stuck(stuck_cells.stuck_key(cell_mapping), now):
             LOG.warning('Cell %s is still stuck in an earlier call; '
                         'not waiting for it.', cell_uuid)
             gather.outcomes[cell_uuid] = did_not_respond_sentinel
