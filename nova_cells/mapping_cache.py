@@ -41,12 +41,10 @@ looks the mapping up again before reporting it missing
 (:func:`nova_cells.objects.instance_mapping.call_in_instance_cell`).
 """
 
-import collections
 import dataclasses
 import logging
 import threading
 import time
-import typing
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
@@ -55,10 +53,12 @@ import sqlalchemy as sa
 
 from nova_cells import connections
 from nova_cells import context as nova_context
-from nova_cells import exception
-from nova_cells.db.sqlalchemy import api as db_api
+from nova_cells import mapping_store
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.db.sqlalchemy import mapping_generation
+from nova_cells.db.sqlalchemy import routing
+from nova_cells.mapping_store import DELETED_CELLS_REMEMBERED
+from nova_cells.mapping_store import LRU
 from nova_cells.urls import mask_text
 
 __all__ = [
@@ -74,8 +74,6 @@ __all__ = [
 
 LOG = logging.getLogger(__name__)
 
-#: Deleted cells remembered, so that targeting them is refused.
-DELETED_CELLS_REMEMBERED = 1000
 _CELL_UUIDS = sa.select(api_models.CellMapping.__table__.c.uuid)
 
 
@@ -126,73 +124,25 @@ class Stats:
     deleted_cells: int
 
 
-class LRU(collections.OrderedDict):
-    """A dictionary of at most ``maxsize`` entries that drops the least
-    recently used first. Not thread-safe: the cache's lock guards it.
-
-    An OrderedDict, whose reordering and eviction run in C: a hit costs
-    one lookup and one ``move_to_end``, about a third of cachetools'
-    LRUCache, and each entry costs one dictionary slot instead of two.
-    """
-
-    def __init__(self, maxsize: int) -> None:
-        super().__init__()
-        self.maxsize = maxsize
-
-    def lookup(self, key: Any) -> Any:
-        """The value (now the most recently used), or None."""
-        try:
-            value = self[key]
-        except KeyError:
-            return None
-        self.move_to_end(key)
-        return value
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        super().__setitem__(key, value)
-        self.move_to_end(key)
-        if len(self) > self.maxsize:
-            self.popitem(last=False)
-
-
-class _WithCell(typing.NamedTuple):
-    """An instance or host entry: its cell by uuid, its other columns.
-    A tuple, the smallest record Python has (the cache holds 100,000)."""
-
-    cell_uuid: str
-    values: tuple
-    loaded_at: float
-
-
-class MappingCache:
+class MappingCache(mapping_store.MappingStore):
     """The per-process mapping cache; :data:`CACHE` is the one in use.
 
-    Look-ups (``get_*``) return None on a miss; the caller reads the API
-    database and hands the result to the matching ``put_*`` with the
+    The entries, look-ups and ``put_*`` are
+    :class:`~nova_cells.mapping_store.MappingStore`'s; this class decides
+    when they may be served. A look-up that missed passes ``put_*`` the
     :meth:`load_token` it took *before* reading, so a result read before
     an invalidation is never stored after it, nor one read inside a
     transaction (which may roll back).
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()          # the stores and counters
+        super().__init__(clock, _UNREAD)
         self._check_lock = threading.Lock()    # one coherence check at once
-        self._settings = _UNREAD
         self._next_check = 0.0
-        self._deleted = LRU(DELETED_CELLS_REMEMBERED)
-        self._new_stores(1)
         self._generation: int | None = None
         self._last_check: float | None = None
         self._unreadable_logged = False
-        self.epoch = 0
-        self._hits = self._misses = self._invalidations = self._checks = 0
-
-    def _new_stores(self, size: int) -> None:
-        self._cells = LRU(size)
-        self._instances = LRU(size)
-        self._hosts = LRU(size)
-        self._cell_list: tuple | None = None   # (uuids, loaded_at)
+        self._checks = 0
 
     # -- coherence ------------------------------------------------------------
     def load_token(self, ctxt: Any) -> int | None:
@@ -296,18 +246,6 @@ class MappingCache:
             self._invalidate_all()
             self._generation = None
 
-    def _invalidate_all(self) -> int:
-        """Drop every entry (lock held); returns how many there were."""
-        count = (len(self._cells) + len(self._instances) +
-                 len(self._hosts) + (self._cell_list is not None))
-        self._cells.clear()
-        self._instances.clear()
-        self._hosts.clear()
-        self._cell_list = None
-        self.epoch += 1
-        self._invalidations += count
-        return count
-
     def reset(self) -> None:
         """Forget everything, settings included (read again on the next
         look-up): for a reconfigured process, and between tests."""
@@ -381,125 +319,6 @@ class MappingCache:
             LOG.debug('Mapping cache: %d entries dropped after a change '
                       'in this process', dropped)
 
-    # -- look-ups ---------------------------------------------------------
-    def _cell_at(self, uuid: str, now: float) -> Any:
-        """The stored cell if fresh, else None (lock held)."""
-        entry = self._cells.lookup(uuid)
-        if entry is None:
-            return None
-        if now - entry[1] >= self._settings.ttl:
-            del self._cells[uuid]
-            return None
-        return entry[0]
-
-    def _counted(self, found: Any) -> Any:
-        if found is None:
-            self._misses += 1
-        else:
-            self._hits += 1
-        return found
-
-    def get_cell(self, ctxt: Any, uuid: str) -> Any:
-        """A copy of the cached CellMapping (bound to ``ctxt``), or None."""
-        now = self._now_if_enabled(ctxt)
-        if now is None:
-            return None
-        with self._lock:
-            cell = self._counted(self._cell_at(uuid, now))
-        return None if cell is None else cell.copy_from_cache(ctxt)
-
-    def get_cell_list(self, ctxt: Any) -> list | None:
-        """Copies of every cached cell in the cell list's order, or None."""
-        now = self._now_if_enabled(ctxt)
-        if now is None:
-            return None
-        with self._lock:
-            cells = None
-            if self._cell_list is not None:
-                uuids, loaded_at = self._cell_list
-                if now - loaded_at < self._settings.ttl:
-                    cells = [self._cell_at(uuid, now) for uuid in uuids]
-                if cells is None or None in cells:
-                    cells, self._cell_list = None, None
-            self._counted(cells)
-        if cells is None:
-            return None
-        return [cell.copy_from_cache(ctxt) for cell in cells]
-
-    def _get_with_cell(self, store: LRU, ctxt: Any,
-                       key: str) -> tuple | None:
-        now = self._now_if_enabled(ctxt)
-        if now is None:
-            return None
-        with self._lock:
-            entry = store.lookup(key)
-            cell = None
-            if entry is not None:
-                if now - entry.loaded_at < self._settings.ttl:
-                    cell = self._cell_at(entry.cell_uuid, now)
-                if cell is None:
-                    del store[key]
-            self._counted(cell)
-        if cell is None:
-            return None
-        return entry.values, cell.copy_from_cache(ctxt)
-
-    def get_instance(self, ctxt: Any, instance_uuid: str) -> tuple | None:
-        """``(values, cell)`` cached for an instance mapping, or None."""
-        return self._get_with_cell(self._instances, ctxt, instance_uuid)
-
-    def get_host(self, ctxt: Any, host: str) -> tuple | None:
-        """``(values, cell)`` cached for a host mapping, or None."""
-        return self._get_with_cell(self._hosts, ctxt, host)
-
-    # -- storing what was read ------------------------------------------------
-    def _store_cell(self, cell: Any, now: float) -> None:
-        """Lock held; ``cell`` is a CellMapping just read."""
-        self._deleted.pop(cell.uuid, None)
-        self._cells[cell.uuid] = (cell.copy_from_cache(None), now)
-
-    def put_cell(self, cell: Any, epoch: int) -> None:
-        if not self._settings.enabled:
-            return
-        with self._lock:
-            if epoch == self.epoch:
-                self._store_cell(cell, self._clock())
-
-    def put_cell_list(self, cells: list, epoch: int) -> None:
-        if not self._settings.enabled:
-            return
-        with self._lock:
-            if epoch == self.epoch:
-                now = self._clock()
-                for cell in cells:
-                    self._store_cell(cell, now)
-                self._cell_list = (tuple(cell.uuid for cell in cells), now)
-
-    def _put_with_cell(self, store: LRU, key: str,
-                       cell: Any, values: tuple, epoch: int) -> None:
-        if cell is None or not self._settings.enabled:
-            return   # never cache an instance that has no cell yet
-        with self._lock:
-            if epoch == self.epoch:
-                now = self._clock()
-                self._store_cell(cell, now)
-                store[key] = _WithCell(cell.uuid, values, now)
-
-    def put_instance(self, instance_uuid: str, cell: Any, values: tuple,
-                     epoch: int) -> None:
-        self._put_with_cell(self._instances, instance_uuid, cell, values,
-                            epoch)
-
-    def put_host(self, host: str, cell: Any, values: tuple,
-                 epoch: int) -> None:
-        self._put_with_cell(self._hosts, host, cell, values, epoch)
-
-    # -- deleted cells ------------------------------------------------------
-    def refuse_if_deleted(self, cell: Any) -> None:
-        """:raises CellDeleted: this process has seen ``cell`` deleted."""
-        if self._deleted and cell.uuid in self._deleted:
-            raise exception.CellDeleted(cell=cell.identity)
-
     # -- observability ----------------------------------------------------
     def stats(self) -> Stats:
         with self._lock:
@@ -524,7 +343,7 @@ def _in_transaction(ctxt: Any) -> bool:
     return getattr(by_thread, 'current', None) is not None
 
 
-@db_api.api_connection_reader
+@routing.api_connection_reader
 def _existing_cells(context: Any) -> set:
     return set(context.connection.execute(_CELL_UUIDS).scalars())
 
