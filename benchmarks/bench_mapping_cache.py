@@ -155,7 +155,7 @@ def _fill(ctxt, mapped: list[str], measure: bool) -> int | None:
     loaded objects are gone)."""
     from nova_cells import mapping_cache
     from nova_cells import objects
-    from nova_cells.objects import instance_mapping
+    from nova_cells.objects import instance_mapping_cache
 
     objects.CellMappingList.get_all(ctxt)   # first look-up: cache is on
     if measure:
@@ -168,7 +168,7 @@ def _fill(ctxt, mapped: list[str], measure: bool) -> int | None:
         for mapping in chunk:
             mapping_cache.CACHE.put_instance(
                 mapping.instance_uuid, mapping.cell_mapping,
-                instance_mapping._cache_values(mapping),
+                instance_mapping_cache.cache_values(mapping),
                 mapping_cache.CACHE.epoch)
         del chunk
     if not measure:

@@ -45,8 +45,12 @@ __all__ = [
     'changes_for_write',
     'drop_fields_newer_than',
     'from_cached',
+    'label',
     'make_list',
     'obj_tree_get_versions',
+    'refuse_created',
+    'require_fields',
+    'row_filter',
 ]
 
 #: The object namespace of Nova's objects, which these objects share.
@@ -204,3 +208,40 @@ def from_cached(cls: type, context: Any, attributes: tuple, values: tuple,
     state['_changed_fields'] = set()
     state['_context'] = context
     return mapping
+
+
+def row_filter(mapping: Any, table: Any, key: str, what: str) -> Any:
+    """WHERE clause finding a mapping's row: by id if known, else by its
+    ``key`` column.
+
+    :raises ObjectActionError: the mapping has neither (``what`` names it).
+    """
+    if mapping.obj_attr_is_set('id'):
+        return table.c.id == mapping.id
+    if mapping.obj_attr_is_set(key):
+        return table.c[key] == getattr(mapping, key)
+    raise exception.ObjectActionError(
+        action='find %s' % what, reason='it has neither id nor %s' % key)
+
+
+def label(mapping: Any, key: str) -> str:
+    """A mapping as messages name it: its ``key``, else its database id."""
+    if mapping.obj_attr_is_set(key):
+        return getattr(mapping, key)
+    return 'with id %s' % mapping.id
+
+
+def refuse_created(mapping: Any, action: str) -> None:
+    """:raises ObjectActionError: ``mapping`` was created already."""
+    if mapping.obj_attr_is_set('id'):
+        raise exception.ObjectActionError(
+            action=action, reason='it already exists (id %s)' % mapping.id)
+
+
+def require_fields(mapping: Any, action: str, required: tuple) -> None:
+    """:raises ObjectActionError: a ``required`` field is not set."""
+    missing = [name for name in required if not mapping.obj_attr_is_set(name)]
+    if missing:
+        raise exception.ObjectActionError(
+            action=action,
+            reason='missing field(s) %s' % ', '.join(missing))

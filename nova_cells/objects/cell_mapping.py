@@ -1,12 +1,10 @@
 """CellMapping: where a cell's main database and message queue are.
 
 Fields, names and versions are Nova's, so primitives move between nova_cells
-and Nova services. A stored URL may be a template
-(:mod:`nova_cells.urls.templates`): the object's ``transport_url``
-and ``database_connection`` hold the *filled* URL, as Nova's do, while the
-stored template is remembered and is what :meth:`CellMapping.save` writes.
-A template this node cannot fill stays as it is (never ``None``); loading
-and listing work, and :meth:`CellMapping.target` raises
+and Nova services. A stored URL may be a template; how templates are filled
+and kept is :mod:`nova_cells.objects.cell_urls`'s. A template this node
+cannot fill stays as it is; loading and listing work, and
+:meth:`CellMapping.target` raises
 :class:`~nova_cells.exception.CellURLTemplateError` naming the variable.
 
 Remotable methods carry no annotations on purpose: annotations enter
@@ -15,7 +13,6 @@ exactly Nova's (see ``tests/unit/objects/test_objects.py``).
 """
 
 import contextlib
-import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,62 +25,36 @@ from nova_cells import context as nova_context
 from nova_cells import exception
 from nova_cells import mapping_cache
 from nova_cells import urls
-from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
+from nova_cells.db.sqlalchemy import routing
 from nova_cells.objects import base
+from nova_cells.objects.cell_urls import URL_FIELDS
+from nova_cells.objects.cell_urls import CellURLs
+from nova_cells.objects.cell_urls import FilledCell
 
 __all__ = [
     'CELL0_UUID',
     'CellMapping',
     'CellMappingList',
-    'JOINED_PREFIX',
     'TABLE',
     'URL_FIELDS',
-    'joined_columns',
-    'pop_joined_row',
     'row_filter',
 ]
 
-LOG = logging.getLogger(__name__)
-
 CELL0_UUID = '00000000-0000-0000-0000-000000000000'
 
-URL_FIELDS = ('transport_url', 'database_connection')
 _REQUIRED_ON_CREATE = ('uuid', 'transport_url', 'database_connection')
 
 # Reads are SQLAlchemy Core statements built once, run on a Core connection
-# (db_api.api_connection_reader): the hot lookups skip ORM sessions, entity
+# (routing.api_connection_reader): the hot lookups skip ORM sessions, entity
 # loading and statement construction, and _from_db_object only needs a
 # mapping of column to value.
 TABLE = api_models.CellMapping.__table__
 _BY_UUID = sa.select(TABLE).where(TABLE.c.uuid == sa.bindparam('uuid'))
 _ALL = sa.select(TABLE).order_by(TABLE.c.id)
-#: Label prefix of a cell's columns joined onto another mapping's row.
-JOINED_PREFIX = 'cell_mapping_'
-
-
-def joined_columns() -> list:
-    """The cell's columns, labelled to sit beside another table's."""
-    return [column.label(JOINED_PREFIX + column.name)
-            for column in TABLE.columns]
-
-
-def pop_joined_row(values: dict) -> dict | None:
-    """Remove the joined cell's columns from ``values`` and return them
-    as the cell's own row (None when the outer join found no cell)."""
-    cell = {name: values.pop(JOINED_PREFIX + name)
-            for name in TABLE.columns.keys()}
-    return cell if cell['id'] is not None else None
-
-
 def row_filter(mapping: 'CellMapping') -> Any:
     """WHERE clause finding a mapping's row: by id if known, else uuid."""
-    if mapping.obj_attr_is_set('id'):
-        return TABLE.c.id == mapping.id
-    if mapping.obj_attr_is_set('uuid'):
-        return TABLE.c.uuid == mapping.uuid
-    raise exception.ObjectActionError(
-        action='find a cell mapping', reason='it has neither id nor uuid')
+    return base.row_filter(mapping, TABLE, 'uuid', 'a cell mapping')
 
 
 def _select_one(context: Any, where: Any) -> Any:
@@ -91,18 +62,8 @@ def _select_one(context: Any, where: Any) -> Any:
     return None if row is None else row._mapping
 
 
-def _format_url(field: str, url: str | None) -> str | None:
-    rendering = urls.render_field(field, url)
-    if not rendering.complete:
-        # Reasons name variables and options, never their values.
-        LOG.error('Cannot fill the %s template %s: %s', field,
-                  urls.mask_url(url), '; '.join(
-                      reason for _, reason in rendering.missing))
-    return rendering.url
-
-
 @base.NovaCellsObjectRegistry.register
-class CellMapping(base.TimestampedObject, base.NovaCellsObject):
+class CellMapping(CellURLs, base.TimestampedObject, base.NovaCellsObject):
     # Version 1.0: Initial version
     # Version 1.1: Added disabled
     VERSION = '1.1'
@@ -118,13 +79,6 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         'database_connection': fields.StringField(),
         'disabled': fields.BooleanField(default=False),
     }
-
-    def __init__(self, context: Any = None, **kwargs: Any) -> None:
-        super().__init__(context, **kwargs)
-        # Stored templates by field, and the fields left unfilled; set by
-        # _from_db_object, empty for a mapping built in memory.
-        self._url_templates: dict[str, str] = {}
-        self._unfilled: dict[str, urls.Rendering] = {}
 
     def obj_make_compatible(self, primitive: dict,
                             target_version: str) -> None:
@@ -159,62 +113,6 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
 
     __str__ = __repr__
 
-    # -- templates ---------------------------------------------------------
-    def stored_url(self, field: str) -> str:
-        """The value stored for ``field``: its template if it was one."""
-        return self._url_templates.get(field, getattr(self, field))
-
-    @property
-    def unfilled_url_fields(self) -> dict[str, str]:
-        """Fields whose template could not be filled, with the reason."""
-        return {field: '; '.join(reason for _, reason in rendering.missing)
-                for field, rendering in self._unfilled.items()}
-
-    def _fill_urls(self, db_row: Any) -> None:
-        for field in URL_FIELDS:
-            stored = db_row[field]
-            if not urls.is_template(stored):
-                self._url_templates.pop(field, None)
-                self._unfilled.pop(field, None)
-                setattr(self, field, stored)
-                continue
-            rendering = urls.render_field(field, stored)
-            self._url_templates[field] = stored
-            if rendering.complete:
-                self._unfilled.pop(field, None)
-            else:
-                self._unfilled[field] = rendering
-            setattr(self, field, rendering.url)
-
-    # Nova's names: ``nova-manage`` fills a URL given on its command line
-    # with ``CellMapping.format_mq_url(url)`` / ``format_db_url(url)``.
-    # The same filling as a loaded cell's; as in Nova, a template this node
-    # cannot fill comes back as it was (and the reason is logged).
-    @staticmethod
-    def format_db_url(url):
-        """``url`` filled from ``[database] connection``."""
-        return _format_url('database_connection', url)
-
-    @staticmethod
-    def format_mq_url(url):
-        """``url`` filled from ``[DEFAULT] transport_url``."""
-        return _format_url('transport_url', url)
-
-    def _urls_for_write(self, updates: dict) -> dict:
-        """``updates`` with each URL as it must be stored.
-
-        Assigning back the filled value of a loaded template (for example
-        ``cell.transport_url = cell.transport_url``) keeps the template, so
-        a save never replaces a template by one node's credentials.
-        """
-        for field in URL_FIELDS:
-            template = self._url_templates.get(field)
-            if field in updates and template is not None:
-                filled = urls.render_field(field, template)
-                if filled.complete and updates[field] == filled.url:
-                    updates[field] = template
-        return updates
-
     # -- targeting -----------------------------------------------------------
     def target(self, ctxt: nova_context.RequestContext
                ) -> contextlib.AbstractContextManager:
@@ -229,11 +127,12 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         self._refuse_unfilled()
         return nova_context.target_cell(ctxt, self)
 
-    def _refuse_unfilled(self) -> None:
-        """:raises CellURLTemplateError: a template loaded with this
-        mapping could not be filled (so ``target()`` refuses at once)."""
-        for field, rendering in self._unfilled.items():
-            raise urls.template_error(field, rendering, self.identity)
+    def reaches_same_place_as(self, other: Any) -> bool:
+        """Whether ``other`` is this cell with the same URLs, so that
+        targeting either reaches the same database and queue."""
+        return other is not None and all(
+            getattr(self, name) == getattr(other, name)
+            for name in ('uuid',) + URL_FIELDS)
 
     def with_urls_filled(self) -> Any:
         """This cell with its URL templates filled: itself when they were
@@ -253,7 +152,7 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
             if field not in self._url_templates and (
                     urls.is_template(getattr(self, field))):
                 # Built in memory or received holding a template: fill now.
-                return _FilledCell(self)
+                return FilledCell(self)
         return self
 
     def __deepcopy__(self, memo: dict) -> 'CellMapping':
@@ -292,7 +191,7 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         return cell_mapping
 
     @staticmethod
-    @db_api.api_connection_reader
+    @routing.api_connection_reader
     def _get_by_uuid_from_db(context: Any, uuid: str) -> Any:
         row = context.connection.execute(_BY_UUID, {'uuid': uuid}).first()
         if row is None:
@@ -313,7 +212,7 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         return cell
 
     @staticmethod
-    @db_api.api_writer
+    @routing.api_writer
     def _create_in_db(context: Any, updates: dict) -> Any:
         try:
             result = context.session.execute(
@@ -332,24 +231,17 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         :raises CellMappingExists: a cell with this uuid exists already.
         :raises ObjectActionError: already created, or a field is missing.
         """
-        if self.obj_attr_is_set('id'):
-            raise exception.ObjectActionError(
-                action='create a cell mapping', reason='it already exists '
-                '(id %s)' % self.id)
+        base.refuse_created(self, 'create a cell mapping')
         if not self.obj_attr_is_set('uuid'):
             self.uuid = uuidutils.generate_uuid()
-        missing = [f for f in _REQUIRED_ON_CREATE
-                   if not self.obj_attr_is_set(f)]
-        if missing:
-            raise exception.ObjectActionError(
-                action='create cell mapping %s' % self.uuid,
-                reason='missing field(s) %s' % ', '.join(missing))
+        base.require_fields(self, 'create cell mapping %s' % self.uuid,
+                            _REQUIRED_ON_CREATE)
         db_row = self._create_in_db(self._context, self._urls_for_write(
             self.obj_get_changes()))
         self._from_db_object(self._context, self, db_row)
 
     @staticmethod
-    @db_api.api_writer
+    @routing.api_writer
     def _save_in_db(context: Any, where: Any, label: str,
                     updates: dict) -> Any:
         if updates:
@@ -384,7 +276,7 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         self._from_db_object(self._context, self, db_row)
 
     @staticmethod
-    @db_api.api_writer
+    @routing.api_writer
     def _destroy_in_db(context: Any, where: Any, label: str) -> None:
         before = _select_one(context, where)
         try:
@@ -403,19 +295,6 @@ class CellMapping(base.TimestampedObject, base.NovaCellsObject):
         self._destroy_in_db(self._context, row_filter(self), self.identity)
 
 
-class _FilledCell:
-    """A cell mapping's view with its URL templates filled, for targeting
-    a mapping that was built in memory or received rather than loaded."""
-
-    def __init__(self, cell_mapping: CellMapping):
-        self.uuid = cell_mapping.uuid
-        self.identity = cell_mapping.identity
-        for field in URL_FIELDS:
-            setattr(self, field, urls.fill(
-                field, getattr(cell_mapping, field),
-                cell=cell_mapping.identity))
-
-
 @base.NovaCellsObjectRegistry.register
 class CellMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
     # Version 1.0: Initial version
@@ -427,7 +306,7 @@ class CellMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
     }
 
     @staticmethod
-    @db_api.api_connection_reader
+    @routing.api_connection_reader
     def _get_all_from_db(context: Any) -> list:
         return list(context.connection.execute(_ALL).mappings())
 
@@ -464,7 +343,7 @@ class CellMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
             if cell.disabled == bool(disabled)])
 
     @staticmethod
-    @db_api.api_connection_reader
+    @routing.api_connection_reader
     def _get_by_project_id_from_db(context: Any,
                                    project_id: str) -> list:
         mappings = api_models.InstanceMapping.__table__

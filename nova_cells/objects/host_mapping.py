@@ -15,8 +15,8 @@ from oslo_versionedobjects import fields
 
 from nova_cells import exception
 from nova_cells import mapping_cache
-from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
+from nova_cells.db.sqlalchemy import routing
 from nova_cells.objects import base
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 from nova_cells.objects import rows_with_cell
@@ -41,15 +41,6 @@ def _host_before_write(session: Any, where: Any) -> str | None:
                            ).scalar()
 
 
-def _row_filter(mapping: 'HostMapping') -> Any:
-    if mapping.obj_attr_is_set('id'):
-        return TABLE.c.id == mapping.id
-    if mapping.obj_attr_is_set('host'):
-        return TABLE.c.host == mapping.host
-    raise exception.ObjectActionError(
-        action='find a host mapping', reason='it has neither id nor host')
-
-
 @base.NovaCellsObjectRegistry.register
 class HostMapping(base.TimestampedObject, base.NovaCellsObject):
     # Version 1.0: Initial version
@@ -60,11 +51,6 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
         'host': fields.StringField(),
         'cell_mapping': fields.ObjectField('CellMapping'),
     }
-
-    def _label(self) -> str:
-        if self.obj_attr_is_set('host'):
-            return self.host
-        return 'with id %s' % self.id
 
     @staticmethod
     def _from_db_object(context: Any, host_mapping: 'HostMapping',
@@ -80,7 +66,7 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
         return host_mapping
 
     @staticmethod
-    @db_api.api_connection_reader
+    @routing.api_connection_reader
     def _get_by_host_from_db(context: Any, host: str) -> dict:
         return _ROWS.first(
             context.connection, _BY_HOST, {'host': host},
@@ -107,7 +93,7 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
         return mapping
 
     @staticmethod
-    @db_api.api_writer
+    @routing.api_writer
     def _create_in_db(context: Any, updates: dict) -> dict:
         return _ROWS.insert(
             context.session, updates,
@@ -122,22 +108,15 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
             mapping is left untouched).
         :raises ObjectActionError: no host, or no created cell mapping.
         """
-        if self.obj_attr_is_set('id'):
-            raise exception.ObjectActionError(
-                action='create a host mapping',
-                reason='it already exists (id %s)' % self.id)
-        missing = [f for f in ('host', 'cell_mapping')
-                   if not self.obj_attr_is_set(f)]
-        if missing:
-            raise exception.ObjectActionError(
-                action='create a host mapping',
-                reason='missing field(s) %s' % ', '.join(missing))
+        base.refuse_created(self, 'create a host mapping')
+        base.require_fields(self, 'create a host mapping',
+                            ('host', 'cell_mapping'))
         updates = base.changes_for_write(self, 'map host %s' % self.host)
         db_row = self._create_in_db(self._context, updates)
         self._from_db_object(self._context, self, db_row)
 
     @staticmethod
-    @db_api.api_writer
+    @routing.api_writer
     def _save_in_db(context: Any, where: Any, label: str,
                     updates: dict) -> dict:
         before = _host_before_write(context.session, where)
@@ -160,13 +139,12 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
         :raises HostMappingExists: renamed to a host mapped already.
         """
         updates = base.changes_for_write(
-            self, 'save host mapping %s' % self._label())
-        db_row = self._save_in_db(self._context, _row_filter(self),
-                                  self._label(), updates)
+            self, 'save host mapping %s' % base.label(self, 'host'))
+        db_row = self._save_in_db(self._context, *self._row(), updates)
         self._from_db_object(self._context, self, db_row)
 
     @staticmethod
-    @db_api.api_writer
+    @routing.api_writer
     def _destroy_in_db(context: Any, where: Any, label: str) -> None:
         before = _host_before_write(context.session, where)
         result = context.session.execute(sa.delete(TABLE).where(where))
@@ -177,7 +155,12 @@ class HostMapping(base.TimestampedObject, base.NovaCellsObject):
     @ovo_base.remotable
     def destroy(self):
         """:raises HostMappingNotFound: already gone."""
-        self._destroy_in_db(self._context, _row_filter(self), self._label())
+        self._destroy_in_db(self._context, *self._row())
+
+    def _row(self) -> tuple:
+        """The WHERE clause finding this mapping's row, and its label."""
+        return (base.row_filter(self, TABLE, 'host', 'a host mapping'),
+                base.label(self, 'host'))
 
 
 @base.NovaCellsObjectRegistry.register
@@ -191,7 +174,7 @@ class HostMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
     }
 
     @staticmethod
-    @db_api.api_connection_reader
+    @routing.api_connection_reader
     def _get_from_db(context: Any, cell_id: int | None = None
                      ) -> list[dict]:
         if cell_id is None:

@@ -14,7 +14,6 @@ their fingerprints stay comparable with Nova's.
 """
 
 import contextlib
-import sys
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -28,9 +27,12 @@ from nova_cells import exception
 from nova_cells import mapping_cache
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
+from nova_cells.db.sqlalchemy import routing
 from nova_cells.objects import base
 from nova_cells.objects import cell_mapping as cell_mapping_obj
+from nova_cells.objects import instance_mapping_cache
 from nova_cells.objects import rows_with_cell
+from nova_cells.objects.instance_mapping_cache import CACHED_ATTRIBUTES
 
 __all__ = [
     'IN_CLAUSE_CHUNK',
@@ -49,56 +51,12 @@ _BY_INSTANCE_UUID = _ROWS.statement.where(
 _REQUIRED_ON_CREATE = ('instance_uuid', 'project_id')
 #: Bound parameters per IN clause; well under every backend's limit.
 IN_CLAUSE_CHUNK = 500
-#: The columns a cached mapping keeps besides its instance and cell.
-_CACHED_FIELDS = ('id', 'project_id', 'user_id', 'queued_for_delete',
-                  'created_at', 'updated_at')
-_CACHED_ATTRIBUTES = tuple('_obj_' + name for name in _CACHED_FIELDS)
-_BEFORE_WRITE = sa.select(TABLE.c.instance_uuid, TABLE.c.cell_id)
-
-
-def _intern(value: str | None) -> str | None:
-    """Many instances share a project and a user: keep one string each."""
-    return None if value is None else sys.intern(value)
-
-
-def _cache_values(mapping: 'InstanceMapping') -> tuple:
-    return (mapping.id, _intern(mapping.project_id),
-            _intern(mapping.user_id), mapping.queued_for_delete,
-            mapping.created_at, mapping.updated_at)
-
-
-def _announce_write(session: Any, before: Any, after: dict | None,
-                    changed: bool) -> None:
-    """Tell the mapping caches about a write to one mapping's row.
-
-    Only a row that had a cell can be cached anywhere, so only changing
-    or deleting such a row bumps the generation; giving an unscheduled
-    instance its first cell does not (boots never contend on it).
-    """
-    if before is None:
-        return
-    uuids = {before.instance_uuid}
-    if after is not None:
-        uuids.add(after['instance_uuid'])
-    mapping_cache.CACHE.announce(
-        session, bump=changed and before.cell_id is not None,
-        instances=uuids)
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
     values = list(dict.fromkeys(values))  # unique, order kept
     for start in range(0, len(values), IN_CLAUSE_CHUNK):
         yield values[start:start + IN_CLAUSE_CHUNK]
-
-
-def _row_filter(mapping: 'InstanceMapping') -> Any:
-    if mapping.obj_attr_is_set('id'):
-        return TABLE.c.id == mapping.id
-    if mapping.obj_attr_is_set('instance_uuid'):
-        return TABLE.c.instance_uuid == mapping.instance_uuid
-    raise exception.ObjectActionError(
-        action='find an instance mapping',
-        reason='it has neither id nor instance_uuid')
 
 
 @base.NovaCellsObjectRegistry.register
@@ -181,7 +139,7 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
         return instance_mapping
 
     @staticmethod
-    @db_api.api_connection_reader
+    @routing.api_connection_reader
     def _get_by_instance_uuid_from_db(context: Any,
                                       instance_uuid: str) -> dict:
         return _ROWS.first(
@@ -199,18 +157,18 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
         if cached is not None:
             values, cell = cached
             return base.from_cached(
-                cls, context, _CACHED_ATTRIBUTES, values,
+                cls, context, CACHED_ATTRIBUTES, values,
                 _obj_instance_uuid=instance_uuid, _obj_cell_mapping=cell)
         epoch = mapping_cache.CACHE.load_token(context)
         db_row = cls._get_by_instance_uuid_from_db(context, instance_uuid)
         mapping = cls._from_db_object(context, cls(), db_row)
         mapping_cache.CACHE.put_instance(
-            instance_uuid, mapping.cell_mapping, _cache_values(mapping),
-            epoch)
+            instance_uuid, mapping.cell_mapping,
+            instance_mapping_cache.cache_values(mapping), epoch)
         return mapping
 
     @staticmethod
-    @db_api.api_writer
+    @routing.api_writer
     def _create_in_db(context: Any, updates: dict) -> dict:
         return _ROWS.insert(
             context.session, updates,
@@ -224,33 +182,27 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
         :raises InstanceMappingExists: the instance is mapped already.
         :raises CellMappingNotFound: its cell mapping no longer exists.
         """
-        if self.obj_attr_is_set('id'):
-            raise exception.ObjectActionError(
-                action='create an instance mapping',
-                reason='it already exists (id %s)' % self.id)
-        missing = [f for f in _REQUIRED_ON_CREATE
-                   if not self.obj_attr_is_set(f)]
-        if missing:
-            raise exception.ObjectActionError(
-                action='create an instance mapping',
-                reason='missing field(s) %s' % ', '.join(missing))
+        base.refuse_created(self, 'create an instance mapping')
+        base.require_fields(self, 'create an instance mapping',
+                            _REQUIRED_ON_CREATE)
         updates = base.changes_for_write(self, 'create an instance mapping')
         updates.setdefault('queued_for_delete', False)
         db_row = self._create_in_db(self._context, updates)
         self._from_db_object(self._context, self, db_row)
 
     @staticmethod
-    @db_api.api_writer
+    @routing.api_writer
     def _save_in_db(context: Any, where: Any, label: str,
                     updates: dict) -> dict:
-        before = context.session.execute(
-            _BEFORE_WRITE.where(where).with_for_update()).first()
+        before = instance_mapping_cache.lock_before_write(
+            context.session, where)
         row = _ROWS.update(
             context.session, where, updates,
             duplicate=lambda: exception.InstanceMappingExists(
                 uuid=updates.get('instance_uuid')),
             not_found=lambda: exception.InstanceMappingNotFound(uuid=label))
-        _announce_write(context.session, before, row, bool(updates))
+        instance_mapping_cache.announce_write(
+            context.session, before, row, bool(updates))
         return row
 
     @ovo_base.remotable
@@ -260,29 +212,30 @@ class InstanceMapping(base.TimestampedObject, base.NovaCellsObject):
         :raises InstanceMappingNotFound: the mapping was deleted meanwhile.
         """
         updates = base.changes_for_write(self, 'save an instance mapping')
-        db_row = self._save_in_db(self._context, _row_filter(self),
-                                  self._label(), updates)
+        db_row = self._save_in_db(self._context, *self._row(), updates)
         self._from_db_object(self._context, self, db_row)
 
     @staticmethod
-    @db_api.api_writer
+    @routing.api_writer
     def _destroy_in_db(context: Any, where: Any, label: str) -> None:
-        before = context.session.execute(
-            _BEFORE_WRITE.where(where).with_for_update()).first()
+        before = instance_mapping_cache.lock_before_write(
+            context.session, where)
         result = context.session.execute(sa.delete(TABLE).where(where))
         if result.rowcount == 0:
             raise exception.InstanceMappingNotFound(uuid=label)
-        _announce_write(context.session, before, None, True)
+        instance_mapping_cache.announce_write(
+            context.session, before, None, True)
 
     @ovo_base.remotable
     def destroy(self):
         """:raises InstanceMappingNotFound: already gone."""
-        self._destroy_in_db(self._context, _row_filter(self), self._label())
+        self._destroy_in_db(self._context, *self._row())
 
-    def _label(self) -> str:
-        if self.obj_attr_is_set('instance_uuid'):
-            return self.instance_uuid
-        return 'with id %s' % self.id
+    def _row(self) -> tuple:
+        """The WHERE clause finding this mapping's row, and its label."""
+        return (base.row_filter(self, TABLE, 'instance_uuid',
+                                'an instance mapping'),
+                base.label(self, 'instance_uuid'))
 
 
 @base.NovaCellsObjectRegistry.register
@@ -298,15 +251,14 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
     }
 
     @staticmethod
-    @db_api.api_connection_reader
+    @routing.api_connection_reader
     def _get_where_from_db(context: Any, *where: Any,
                            limit: int | None = None) -> list[dict]:
         return _ROWS.select(context.connection, *where, limit=limit)
 
     @classmethod
     def _make(cls, context: Any, db_rows: list) -> 'InstanceMappingList':
-        return base.make_list(context, cls(), InstanceMapping,
-                                      db_rows)
+        return base.make_list(context, cls(), InstanceMapping, db_rows)
 
     @classmethod
     @ovo_base.remotable
@@ -323,7 +275,7 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
             context, TABLE.c.cell_id == cell_id))
 
     @staticmethod
-    @db_api.api_reader
+    @routing.api_reader
     def _get_by_instance_uuids_from_db(context: Any,
                                        uuids: Iterable[str]) -> list[dict]:
         # A statement per chunk, all in one snapshot.
@@ -341,7 +293,7 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
                          cls._get_by_instance_uuids_from_db(context, uuids))
 
     @staticmethod
-    @db_api.api_writer
+    @routing.api_writer
     def _destroy_bulk_in_db(context: Any, instance_uuids: Iterable[str]
                             ) -> int:
         instance_uuids = list(instance_uuids)
@@ -382,7 +334,7 @@ class InstanceMappingList(ovo_base.ObjectListBase, base.NovaCellsObject):
             context, *where, limit=limit))
 
     @staticmethod
-    @db_api.api_reader
+    @routing.api_reader
     def _get_counts_in_db(context: Any, project_id: str,
                           user_id: str | None = None) -> dict:
         # Two counts from one snapshot.
@@ -431,16 +383,10 @@ def call_in_instance_cell(ctxt: Any, instance_uuid: str, fn: Callable,
     except exception.InstanceNotFound:
         mapping_cache.CACHE.forget(instances=[instance_uuid])
         fresh = InstanceMapping.get_by_instance_uuid(ctxt, instance_uuid)
-        if _same_cell(mapping.cell_mapping, fresh.cell_mapping):
+        if mapping.cell_mapping.reaches_same_place_as(fresh.cell_mapping):
             raise
     with fresh.target(ctxt) as cctxt:
         return fn(cctxt, *args, **kwargs)
-
-
-def _same_cell(old: Any, new: Any) -> bool:
-    return new is not None and all(
-        getattr(old, name) == getattr(new, name)
-        for name in ('uuid',) + cell_mapping_obj.URL_FIELDS)
 
 
 def get_instance(ctxt: Any, instance_uuid: str) -> Any:

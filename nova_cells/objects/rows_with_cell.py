@@ -13,14 +13,34 @@ import sqlalchemy as sa
 from oslo_db import exception as db_exception
 
 from nova_cells import exception
-from nova_cells.objects import cell_mapping as cell_mapping_obj
+from nova_cells.db.sqlalchemy import api_models
 
 __all__ = [
     'ErrorFactory',
+    'JOINED_PREFIX',
     'RowsWithCell',
+    'joined_columns',
+    'pop_joined_row',
 ]
 
 ErrorFactory = Callable[[], Exception]
+_CELLS = api_models.CellMapping.__table__
+#: Label prefix of a cell's columns joined onto another mapping's row.
+JOINED_PREFIX = 'cell_mapping_'
+
+
+def joined_columns() -> list:
+    """The cell's columns, labelled to sit beside another table's."""
+    return [column.label(JOINED_PREFIX + column.name)
+            for column in _CELLS.columns]
+
+
+def pop_joined_row(values: dict) -> dict | None:
+    """Remove the joined cell's columns from ``values`` and return them
+    as the cell's own row (None when the outer join found no cell)."""
+    cell = {name: values.pop(JOINED_PREFIX + name)
+            for name in _CELLS.columns.keys()}
+    return cell if cell['id'] is not None else None
 
 
 class RowsWithCell:
@@ -31,19 +51,17 @@ class RowsWithCell:
     """
 
     def __init__(self, table: sa.Table, *, cell_optional: bool):
-        cells = cell_mapping_obj.TABLE
         join = table.outerjoin if cell_optional else table.join
         self.table = table
         #: The mapping's columns and its cell's (prefixed), in one select.
-        self.statement = sa.select(
-            table, *cell_mapping_obj.joined_columns()).select_from(
-                join(cells, table.c.cell_id == cells.c.id))
+        self.statement = sa.select(table, *joined_columns()).select_from(
+            join(_CELLS, table.c.cell_id == _CELLS.c.id))
 
     @staticmethod
     def as_db_row(row: Any) -> dict:
         """A joined result row as the mapping's values, its cell nested."""
         values = dict(row._mapping)
-        values['cell_mapping'] = cell_mapping_obj.pop_joined_row(values)
+        values['cell_mapping'] = pop_joined_row(values)
         return values
 
     def first(self, connection: Any, statement: Any, parameters: dict,
