@@ -10,7 +10,8 @@ before an invalidation is never kept after it.
 Separate from :mod:`nova_cells.mapping_cache`, which decides *when* the
 entries may be trusted (the generation check, changes announced on
 commit, settings), because this half is the hit path and that half is
-not: a hit runs only code in this module.
+not: a hit runs this module's code and, of the coherence, only the one
+method that says whether entries may be served now.
 """
 
 import collections
