@@ -19,10 +19,16 @@ from nova_cells import exception
 from nova_cells import scatter_gather
 from nova_cells.tests import base
 from nova_cells.tests.fixtures import cells as cells_fixture
+from nova_cells.tests.fixtures import hung_cells
 
-# Generous enough for a loaded CI machine, small enough to keep tests fast.
+#: For calls where only hung cells answer: they cost this, whatever it is.
 SHORT_TIMEOUT = 0.3
-MARGIN = 0.5
+#: For calls where healthy cells must answer while another hangs: waited
+#: out in full, and ample for a trivial call on a loaded machine.
+ANSWER_TIMEOUT = 2.0
+#: For calls that must not wait at all: waiting would take ages, and a
+#: bound of half of it is no bound on this machine's speed.
+NEVER = hung_cells.HANG_GUARD
 
 #: Cells on a database server: each call gets a pool task of its own
 #: (cells on SQLite files share a lane, see TestLocalFileLane).
@@ -35,54 +41,17 @@ def make_server_cells(count: int) -> list:
     return cells_fixture.make_cells(count, cells_fixture.SERVER_DATABASE_URL)
 
 
-class HangingCells:
-    """A cell function that blocks forever in chosen cells (until
-    :meth:`release`), answers with its cell's uuid elsewhere, and counts
-    calls per cell."""
-
-    def __init__(self, hung_uuids=(), delay: float = 0.0):
-        self.hung = set(hung_uuids)
-        self.delay = delay
-        self.released = threading.Event()
-        self.lock = threading.Lock()
-        self.calls: dict[str, int] = {}
-
-    def __call__(self, cctxt, *args, **kwargs):
-        with self.lock:
-            self.calls[cctxt.cell_uuid] = self.calls.get(
-                cctxt.cell_uuid, 0) + 1
-        if cctxt.cell_uuid in self.hung:
-            self.released.wait()
-        elif self.delay:
-            time.sleep(self.delay)
-        return cctxt.cell_uuid
-
-    def release(self):
-        self.released.set()
-
-
-def wait_until_not_stuck(cell_uuids, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(scatter_gather.is_cell_stuck(cell_uuid)
-                   for cell_uuid in cell_uuids):
-            return
-        time.sleep(0.01)
-    raise AssertionError('cells still stuck after release')
-
-
 class ScatterGatherTestBase(base.TestCase):
 
     def setUp(self):
         super().setUp()
         self.context = context.get_admin_context()
 
-    def hang(self, cells, delay: float = 0.0) -> HangingCells:
-        """A hanging function; its threads are released at cleanup."""
-        function = HangingCells([cell.uuid for cell in cells], delay)
-        self.addCleanup(wait_until_not_stuck, function.hung)
-        self.addCleanup(function.release)
-        return function
+    def hang(self, cells, guard: float = NEVER) -> hung_cells.HungCells:
+        """A cell function hanging in ``cells`` (for ``guard`` seconds at
+        most); released at cleanup."""
+        return self.useFixture(
+            hung_cells.HungCells([cell.uuid for cell in cells], guard))
 
     def timed(self, *args, **kwargs):
         start = time.monotonic()
@@ -158,7 +127,7 @@ class TestOutcomes(ScatterGatherTestBase):
 
     def test_a_cell_listed_twice_is_asked_once(self):
         cell = ServerCell()
-        function = HangingCells()
+        function = self.hang([])
 
         outcomes = scatter_gather.scatter_gather_cells(
             self.context, [cell, cell], 5, function)
@@ -194,9 +163,11 @@ class TestTimeouts(ScatterGatherTestBase):
         function = self.hang([cells[2]])
 
         outcomes, elapsed = self.timed(
-            self.context, cells, SHORT_TIMEOUT, function)
+            self.context, cells, ANSWER_TIMEOUT, function)
 
-        self.assertLess(elapsed, SHORT_TIMEOUT + MARGIN)
+        # Returned while the hung call is still blocked: not waited for.
+        self.assertTrue(function.is_blocked(cells[2].uuid))
+        self.assertGreaterEqual(elapsed, ANSWER_TIMEOUT)
         self.assertIs(scatter_gather.did_not_respond_sentinel,
                       outcomes[cells[2].uuid])
         self.assertEqual(
@@ -208,11 +179,14 @@ class TestTimeouts(ScatterGatherTestBase):
     def test_default_timeout_comes_from_config(self):
         self.flags(group='cells', scatter_gather_timeout=SHORT_TIMEOUT)
         cell = ServerCell()
-        function = self.hang([cell])
+        # Answers in 10 s: after the configured timeout, long before the
+        # default (60 s).
+        function = self.hang([cell], guard=10)
 
-        outcomes, elapsed = self.timed(self.context, [cell], None, function)
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, [cell], None, function)
 
-        self.assertLess(elapsed, SHORT_TIMEOUT + MARGIN)
+        self.assertTrue(function.is_blocked(cell.uuid))
         self.assertIs(scatter_gather.did_not_respond_sentinel,
                       outcomes[cell.uuid])
 
@@ -235,14 +209,12 @@ class TestTimeouts(ScatterGatherTestBase):
         self.useFixture(fixtures.MockPatchObject(
             connections, 'REGISTRY', registry))
         cell = ServerCell()
-        released = threading.Event()
-        self.addCleanup(wait_until_not_stuck, [cell.uuid])
-        self.addCleanup(released.set)
+        function = self.hang([cell], guard=10)
 
         outcomes = scatter_gather.scatter_gather_cells(
-            self.context, [cell], None,
-            lambda cctxt: released.wait(10) and 'answered')
+            self.context, [cell], None, function)
 
+        self.assertTrue(function.is_blocked(cell.uuid))
         self.assertIs(scatter_gather.did_not_respond_sentinel,
                       outcomes[cell.uuid])
 
@@ -250,14 +222,15 @@ class TestTimeouts(ScatterGatherTestBase):
         cells = make_server_cells(4)
         function = self.hang([cells[0]])
         scatter_gather.scatter_gather_cells(
-            self.context, cells, SHORT_TIMEOUT, function)
+            self.context, cells, ANSWER_TIMEOUT, function)
         self.assertTrue(scatter_gather.is_cell_stuck(cells[0].uuid))
         self.assertFalse(scatter_gather.is_cell_stuck(cells[1].uuid))
 
-        # A long timeout: waiting for the stuck cell would show.
-        outcomes, elapsed = self.timed(self.context, cells, 30, function)
+        # A minute's timeout: waiting for the stuck cell would show.
+        outcomes, elapsed = self.timed(self.context, cells, NEVER, function)
 
-        self.assertLess(elapsed, SHORT_TIMEOUT + MARGIN)
+        self.assertLess(elapsed, NEVER / 2)
+        self.assertTrue(function.is_blocked(cells[0].uuid))
         self.assertIs(scatter_gather.did_not_respond_sentinel,
                       outcomes[cells[0].uuid])
         self.assertEqual(cells[1].uuid, outcomes[cells[1].uuid])
@@ -270,7 +243,7 @@ class TestTimeouts(ScatterGatherTestBase):
         scatter_gather.scatter_gather_cells(
             self.context, [cell], SHORT_TIMEOUT, function)
         function.release()
-        wait_until_not_stuck([cell.uuid])
+        hung_cells.wait_until_not_stuck([cell.uuid])
 
         outcomes = scatter_gather.scatter_gather_cells(
             self.context, [cell], 5, function)
@@ -280,23 +253,35 @@ class TestTimeouts(ScatterGatherTestBase):
     def test_a_busy_cell_within_its_deadline_is_not_stuck(self):
         # Two callers list the same slow (but healthy) cell at once: the
         # second must wait for its own answer, not be told the cell is down.
+        # The first call answers only once the second has reached the cell.
+        self.flags(group='cells', scatter_gather_workers=2)
         cell = ServerCell()
-        function = HangingCells(delay=SHORT_TIMEOUT)
+        first_in, second_in = threading.Event(), threading.Event()
+        calls = []
+
+        def slow(cctxt):
+            calls.append(cctxt.cell_uuid)
+            if len(calls) == 1:
+                first_in.set()
+                second_in.wait(ANSWER_TIMEOUT * 5)
+            else:
+                second_in.set()
+            return cctxt.cell_uuid
+
         results = []
 
         def call():
             results.append(scatter_gather.scatter_gather_cells(
-                self.context, [cell], 10, function))
+                self.context, [cell], NEVER, slow))
 
-        threads = [threading.Thread(target=call) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-            time.sleep(0.05)
-        for thread in threads:
-            thread.join(10)
+        first = threading.Thread(target=call)
+        first.start()
+        self.assertTrue(first_in.wait(NEVER))
+        call()
+        first.join(NEVER)
 
         self.assertEqual([{cell.uuid: cell.uuid}] * 2, results)
-        self.assertEqual(2, function.calls[cell.uuid])
+        self.assertEqual(2, len(calls))
 
 
 class TestWorkerPool(ScatterGatherTestBase):
@@ -307,18 +292,21 @@ class TestWorkerPool(ScatterGatherTestBase):
         lock = threading.Lock()
         running = [0]
         most = [0]
+        # Calls leave three at a time: three must be able to run at once,
+        # and a fourth, if let in, is counted while it waits.
+        three_in = threading.Barrier(3, timeout=ANSWER_TIMEOUT * 5)
 
         def count(cctxt):
             with lock:
                 running[0] += 1
                 most[0] = max(most[0], running[0])
-            time.sleep(0.03)
+            three_in.wait()
             with lock:
                 running[0] -= 1
             return 'ok'
 
         outcomes = scatter_gather.scatter_gather_cells(
-            self.context, cells, 10, count)
+            self.context, cells, NEVER, count)
 
         self.assertEqual({cell.uuid: 'ok' for cell in cells}, outcomes)
         self.assertLessEqual(most[0], 3)
@@ -351,13 +339,15 @@ class TestWorkerPool(ScatterGatherTestBase):
 
         self.assertIs(scatter_gather.did_not_respond_sentinel,
                       outcomes[queued.uuid])
-        time.sleep(0.1)
         self.assertNotIn(queued.uuid, function.calls)
-        # Never started, so never stuck: the next call asks it.
+        # Never started, so never stuck: the next call asks it. With one
+        # worker, that call runs after the dropped one left the queue, so
+        # one call in all shows the dropped one never ran.
         self.assertEqual(
             {queued.uuid: queued.uuid},
             scatter_gather.scatter_gather_cells(
-                self.context, [queued], 5, function))
+                self.context, [queued], NEVER, function))
+        self.assertEqual(1, function.calls[queued.uuid])
 
     def test_a_queued_call_to_a_cell_stuck_meanwhile_is_not_run(self):
         # The second caller asks before the first gives up (so the cell is
@@ -367,16 +357,17 @@ class TestWorkerPool(ScatterGatherTestBase):
         function = self.hang([cell])
         first = threading.Thread(
             target=scatter_gather.scatter_gather_cells,
-            args=(self.context, [cell], SHORT_TIMEOUT, function))
+            args=(self.context, [cell], ANSWER_TIMEOUT, function))
         first.start()
-        time.sleep(0.05)
+        self.assertTrue(function.entered.wait(NEVER))
 
-        outcomes, elapsed = self.timed(self.context, [cell], 30, function)
-        first.join(5)
+        outcomes, elapsed = self.timed(self.context, [cell], NEVER, function)
+        first.join(NEVER)
 
         self.assertIs(scatter_gather.did_not_respond_sentinel,
                       outcomes[cell.uuid])
-        self.assertLess(elapsed, SHORT_TIMEOUT + MARGIN)
+        self.assertLess(elapsed, NEVER / 2)
+        self.assertTrue(function.is_blocked(cell.uuid))
         self.assertEqual(1, function.calls[cell.uuid])
 
     def test_threads_are_reused_across_calls(self):
@@ -424,15 +415,15 @@ class TestLocalFileLane(ScatterGatherTestBase):
         cells = cells_fixture.make_cells(5)
         function = self.hang([cells[0]])  # first in its lane
 
-        outcomes, elapsed = self.timed(
-            self.context, cells, 3, function)
+        outcomes = scatter_gather.scatter_gather_cells(
+            self.context, cells, ANSWER_TIMEOUT, function)
 
         self.assertIs(scatter_gather.did_not_respond_sentinel,
                       outcomes[cells[0].uuid])
         self.assertEqual({cell.uuid: cell.uuid for cell in cells[1:]},
                          {cell.uuid: outcomes[cell.uuid]
                           for cell in cells[1:]})
-        self.assertLess(elapsed, 3 + MARGIN)
+        self.assertTrue(function.is_blocked(cells[0].uuid))
 
     def test_a_stuck_local_file_cell_is_answered_at_once(self):
         cells = cells_fixture.make_cells(3)
@@ -440,9 +431,10 @@ class TestLocalFileLane(ScatterGatherTestBase):
         scatter_gather.scatter_gather_cells(
             self.context, cells, SHORT_TIMEOUT, function)
 
-        outcomes, elapsed = self.timed(self.context, cells, 30, function)
+        outcomes, elapsed = self.timed(self.context, cells, NEVER, function)
 
-        self.assertLess(elapsed, SHORT_TIMEOUT + MARGIN)
+        self.assertLess(elapsed, NEVER / 2)
+        self.assertTrue(function.is_blocked(cells[1].uuid))
         self.assertIs(scatter_gather.did_not_respond_sentinel,
                       outcomes[cells[1].uuid])
         self.assertEqual(cells[2].uuid, outcomes[cells[2].uuid])
