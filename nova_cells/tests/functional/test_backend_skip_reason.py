@@ -5,8 +5,8 @@ import socket
 
 import testtools
 
-from nova_cells.tests import base
 from nova_cells.tests.fixtures import backends
+from nova_cells.tests.fixtures import base
 
 
 def _refused_port() -> int:

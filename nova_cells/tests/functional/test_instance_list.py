@@ -17,7 +17,7 @@ from nova_cells import scatter_gather
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import models
 from nova_cells.objects import cell_mapping as cell_mapping_obj
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import hung_cells
 
 INSTANCES = models.Instance.__table__

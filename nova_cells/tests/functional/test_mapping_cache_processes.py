@@ -20,7 +20,7 @@ import types
 from nova_cells import objects
 from nova_cells.cells_admin import cells as cells_admin
 from nova_cells.db.sqlalchemy import api as db_api
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 
 INTERVAL = 0.5
 INSTANCES = 8

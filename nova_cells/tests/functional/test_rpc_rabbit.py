@@ -19,7 +19,7 @@ import oslo_messaging
 from nova_cells import context
 from nova_cells import exception
 from nova_cells import rpc
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import cells as cells_fixture
 from nova_cells.tests.fixtures import rpc as rpc_fixture
 

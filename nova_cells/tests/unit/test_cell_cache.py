@@ -2,7 +2,7 @@
 
 from nova_cells import cell_cache
 from nova_cells import context
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures.cells import FakeCell
 
 

@@ -10,12 +10,14 @@ import threading
 import sqlalchemy as sa
 from sqlalchemy import pool as sa_pool
 
+from nova_cells import context
 from nova_cells import exception
 from nova_cells.db.sqlalchemy import api as db_api
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import cells as cells_fixture
 from nova_cells.tests.fixtures import sick_servers
-from nova_cells.tests.unit import test_connections as base
 
-PASSWORD = base.PASSWORD
+PASSWORD = 'Pl4nted-S3cret'  # noqa: S105 - the secret the tests hunt for
 
 MYSQL_URL = 'mysql+pymysql://nova:%s@127.0.0.1:%%d/nova' % PASSWORD
 POSTGRESQL_URL = 'postgresql+psycopg2://nova:%s@127.0.0.1:%%d/nova' % (
@@ -30,15 +32,16 @@ def read_in_cell(ctxt):
 class CellEngineTestCase(base.RegistryTestCase):
 
     def target(self, name, url):
-        ctxt = base.context.get_admin_context()
-        base.context.set_target_cell(ctxt, base.Cell(name, url))
+        ctxt = context.get_admin_context()
+        context.set_target_cell(ctxt, cells_fixture.FakeCell(
+            uuid=name, database_connection=url))
         return ctxt
 
 
 class TestPoolSettings(CellEngineTestCase):
 
     def test_cell_pool_comes_from_cell_database_not_database(self):
-        url = base.cell_database(self, 'cell1')
+        url = self.cell_database('cell1')
         self.flags(max_pool_size=9, max_overflow=9, pool_timeout=9,
                    connection_recycle_time=9, group='database')
         self.flags(max_pool_size=3, max_overflow=2, pool_timeout=7,
@@ -53,7 +56,7 @@ class TestPoolSettings(CellEngineTestCase):
         self.assertNotEqual(9, pool._recycle)
 
     def test_sqlite_cell_busy_timeout_is_the_query_timeout(self):
-        url = base.cell_database(self, 'cell1')
+        url = self.cell_database('cell1')
         self.flags(query_timeout=2.5, group='cell_database')
         self.registry.configure(self.conf)
         ctxt = self.target('cell1', url)

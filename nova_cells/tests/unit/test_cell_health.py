@@ -11,12 +11,11 @@ from nova_cells import exception
 from nova_cells import instance_list
 from nova_cells import scatter_gather
 from nova_cells.db.sqlalchemy import api as db_api
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import cells as cells_fixture
 from nova_cells.tests.fixtures import sick_servers
-from nova_cells.tests.unit import test_connections
 
-PASSWORD = test_connections.PASSWORD
-Cell = test_connections.Cell
+PASSWORD = 'Pl4nted-S3cret'  # noqa: S105 - the secret the tests hunt for
 
 
 class FakeClock:
@@ -145,7 +144,7 @@ def read_one(ctxt):
         return session.execute(sa.text('SELECT 1')).scalar()
 
 
-class TestFailFastThroughTheRegistry(test_connections.RegistryTestCase):
+class TestFailFastThroughTheRegistry(base.RegistryTestCase):
 
     def setUp(self):
         super().setUp()
@@ -165,7 +164,8 @@ class TestFailFastThroughTheRegistry(test_connections.RegistryTestCase):
         listener = self.useFixture(sick_servers.SilentListener())
         url = 'mysql+pymysql://nova:%s@127.0.0.1:%d/nova' % (
             PASSWORD, listener.port)
-        return listener, Cell(name, url)
+        return listener, cells_fixture.FakeCell(uuid=name,
+                                                database_connection=url)
 
     def test_down_cell_is_refused_without_touching_the_network(self):
         listener, cell = self.hung_cell()
@@ -181,8 +181,9 @@ class TestFailFastThroughTheRegistry(test_connections.RegistryTestCase):
         self.assertEqual(2, listener.accepted)
 
     def test_errors_that_are_not_the_cells_never_count(self):
-        url = test_connections.cell_database(self, 'healthy')
-        ctxt = self.target(Cell('healthy', url))
+        url = self.cell_database('healthy')
+        ctxt = self.target(cells_fixture.FakeCell(uuid='healthy',
+                                                  database_connection=url))
         created = db_api.instance_create(ctxt, {'host': 'h'})
         for _ in range(4):
             self.assertRaises(exception.InstanceNotFound,
@@ -203,8 +204,7 @@ class TestFailFastThroughTheRegistry(test_connections.RegistryTestCase):
             self.assertRaises(exception.CellUnavailable, read_one,
                               self.target(cell))
         # update_cell points the same cell uuid at a healthy database.
-        cell.database_connection = test_connections.cell_database(
-            self, 'moved-here')
+        cell.database_connection = self.cell_database('moved-here')
         self.assertEqual(1, read_one(self.target(cell)))
 
     def test_scatter_gather_answers_a_down_cell_at_once(self):
@@ -212,7 +212,8 @@ class TestFailFastThroughTheRegistry(test_connections.RegistryTestCase):
         for _ in range(2):
             self.assertRaises(exception.CellUnavailable, read_one,
                               self.target(down))
-        healthy = Cell('up', test_connections.cell_database(self, 'up'))
+        healthy = cells_fixture.FakeCell(
+            uuid='up', database_connection=self.cell_database('up'))
         called = []
 
         def fn(cctxt):
@@ -227,7 +228,8 @@ class TestFailFastThroughTheRegistry(test_connections.RegistryTestCase):
 
     def test_listing_names_the_down_cell_and_returns_the_others(self):
         _listener, down = self.hung_cell('down')
-        healthy = Cell('up', test_connections.cell_database(self, 'up'))
+        healthy = cells_fixture.FakeCell(
+            uuid='up', database_connection=self.cell_database('up'))
         with context.target_cell(context.get_admin_context(),
                                  healthy) as cctxt:
             created = db_api.instance_create(cctxt, {'host': 'h'})

@@ -9,17 +9,14 @@ server is needed.
 
 from nova_cells import cell_health
 from nova_cells import exception
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import cells as cells_fixture
 from nova_cells.tests.fixtures import sick_servers
-from nova_cells.tests.unit import test_connections
-from nova_cells.tests.unit import test_rpc
 
-PASSWORD = test_rpc.PASSWORD
-Cell = test_connections.Cell
+PASSWORD = 'Pa55-w0rd-never-shown'
 
 
-
-
-class TestSickQueue(test_rpc.RPCTestCase):
+class TestSickQueue(base.RPCTestCase):
 
     def setUp(self):
         super().setUp()
@@ -30,8 +27,9 @@ class TestSickQueue(test_rpc.RPCTestCase):
         self.router = self.make_router()
 
     def cell(self, name, port):
-        return Cell(name, 'sqlite://',
-                    'rabbit://guest:%s@127.0.0.1:%d/' % (PASSWORD, port))
+        return cells_fixture.FakeCell(
+            uuid=name, database_connection='sqlite://',
+            transport_url='rabbit://guest:%s@127.0.0.1:%d/' % (PASSWORD, port))
 
     def test_refused_queue_names_the_cell_and_masks_the_password(self):
         port = self.useFixture(sick_servers.RefusedPort()).port
@@ -68,7 +66,10 @@ class TestSickQueue(test_rpc.RPCTestCase):
             cell_health.check(self.targeted(cell).db_connection))
 
     def test_other_drivers_are_not_checked(self):
-        self.serve('cell1', Cell('cell1', 'sqlite://', 'fake://cell1/'))
-        ctxt = self.targeted(Cell('cell1', 'sqlite://', 'fake://cell1/'))
+        cell = cells_fixture.FakeCell(uuid='cell1',
+                                      database_connection='sqlite://',
+                                      transport_url='fake://cell1/')
+        self.serve('cell1', cell)
+        ctxt = self.targeted(cell)
         self.assertEqual('cell1', self.router.client(ctxt).call(
             ctxt, 'whoami')['label'])

@@ -1,6 +1,5 @@
 """The connection registry: keys, facades, transports, pools."""
 
-import dataclasses
 import os
 import threading
 import time
@@ -15,22 +14,11 @@ from nova_cells import context
 from nova_cells import exception
 from nova_cells import urls
 from nova_cells.db.sqlalchemy import api as db_api
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import cells as cells_fixture
 from nova_cells.tests.fixtures import database as database_fixture
 
 PASSWORD = 'Pl4nted-S3cret'  # noqa: S105 - the secret the tests hunt for
-
-
-@dataclasses.dataclass
-class Cell:
-    uuid: str
-    database_connection: str
-    transport_url: str | None = 'none:///'
-
-
-def cell_database(test, name):
-    return test.useFixture(database_fixture.SchemaDatabase(
-        database_fixture.MAIN, name=name)).url
 
 
 def count_connects(engine):
@@ -40,16 +28,7 @@ def count_connects(engine):
     return opened
 
 
-class RegistryTestCase(base.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.registry = connections.get_registry()
-        self.registry.configure(self.conf)
-        self.addCleanup(self.registry.dispose_all)
-
-
-class TestKeys(RegistryTestCase):
+class TestKeys(base.RegistryTestCase):
 
     def test_one_key_and_one_facade_per_url(self):
         url_a = 'sqlite:////tmp/nc-keys-a.sqlite'
@@ -167,13 +146,14 @@ class TestEngineUrl(base.TestCase):
             self.assertEqual(url, urls.engine_url(url))
 
 
-class TestConcurrentFirstTargeting(RegistryTestCase):
+class TestConcurrentFirstTargeting(base.RegistryTestCase):
 
     THREADS = 50
 
     def test_fifty_threads_one_facade(self):
-        url = cell_database(self, 'new-cell')
-        cell = Cell('new-cell', url, 'fake://new-cell/')
+        url = self.cell_database('new-cell')
+        cell = cells_fixture.FakeCell(uuid='new-cell', database_connection=url,
+                                      transport_url='fake://new-cell/')
         real_new_facade = self.registry._new_facade
 
         def slow_new_facade(*args, **kwargs):
@@ -239,20 +219,21 @@ class TestConcurrentFirstTargeting(RegistryTestCase):
         self.assertEqual(1, len(set(transports)))
 
 
-class TestCellFacadeSettings(RegistryTestCase):
+class TestCellFacadeSettings(base.RegistryTestCase):
 
     def setUp(self):
         super().setUp()
-        self.local_url = cell_database(self, 'local')
-        self.replica_url = cell_database(self, 'local-replica')
-        self.cell_url = cell_database(self, 'cell1')
+        self.local_url = self.cell_database('local')
+        self.replica_url = self.cell_database('local-replica')
+        self.cell_url = self.cell_database('cell1')
         self.flags(connection=self.local_url, group='database')
         self.registry.configure(self.conf)
 
     def targeted(self):
         root = context.get_admin_context()
         ctxt = context.RequestContext.from_dict(root.to_dict())
-        context.set_target_cell(ctxt, Cell('cell1', self.cell_url))
+        context.set_target_cell(ctxt, cells_fixture.FakeCell(
+            uuid='cell1', database_connection=self.cell_url))
         return ctxt
 
     def test_cell_never_gets_the_local_slave_connection(self):
@@ -284,12 +265,13 @@ class TestCellFacadeSettings(RegistryTestCase):
                          db_api.instance_get_by_uuid(ctxt, created.uuid).uuid)
 
 
-class TestDisposal(RegistryTestCase):
+class TestDisposal(base.RegistryTestCase):
 
     def test_disposed_facade_is_recreated_on_next_use(self):
-        url = cell_database(self, 'cell1')
+        url = self.cell_database('cell1')
         ctxt = context.get_admin_context()
-        context.set_target_cell(ctxt, Cell('cell1', url))
+        context.set_target_cell(ctxt, cells_fixture.FakeCell(
+            uuid='cell1', database_connection=url))
         created = db_api.instance_create(ctxt, {'host': 'h'})
         old_engine = db_api.get_engine(context=ctxt)
         old_manager = db_api.get_context_manager(ctxt)
@@ -315,7 +297,7 @@ class TestDisposal(RegistryTestCase):
         self.assertFalse(self.registry.dispose_transport(key))
 
     def test_dispose_all_includes_the_local_facades(self):
-        self.flags(connection=cell_database(self, 'local'),
+        self.flags(connection=self.cell_database('local'),
                    group='database')
         self.registry.configure(self.conf)
         local = self.registry.main_context_manager()
@@ -324,7 +306,7 @@ class TestDisposal(RegistryTestCase):
         self.assertIsNot(local, self.registry.main_context_manager())
 
 
-class TestSQLitePooling(RegistryTestCase):
+class TestSQLitePooling(base.RegistryTestCase):
     """The embedded default must not open a connection per call."""
 
     def assertWarmLoopOpensOneConnection(self, ctxt):
@@ -339,7 +321,8 @@ class TestSQLitePooling(RegistryTestCase):
 
     def test_cell_database(self):
         ctxt = context.get_admin_context()
-        context.set_target_cell(ctxt, Cell('c', cell_database(self, 'c')))
+        context.set_target_cell(ctxt, cells_fixture.FakeCell(
+            uuid='c', database_connection=self.cell_database('c')))
         self.assertWarmLoopOpensOneConnection(ctxt)
 
     def test_local_default_database(self):
@@ -357,7 +340,8 @@ class TestSQLitePooling(RegistryTestCase):
         # The BEGIN that makes a block atomic is emitted by the tuned
         # listener: without it SQLite would commit every statement alone.
         ctxt = context.get_admin_context()
-        context.set_target_cell(ctxt, Cell('c', cell_database(self, 'c')))
+        context.set_target_cell(ctxt, cells_fixture.FakeCell(
+            uuid='c', database_connection=self.cell_database('c')))
         statements = []
         engine = db_api.get_engine(context=ctxt)
         engine.pool.dispose()
@@ -380,7 +364,8 @@ class TestSQLitePooling(RegistryTestCase):
 
     def test_wal_and_busy_timeout(self):
         ctxt = context.get_admin_context()
-        context.set_target_cell(ctxt, Cell('c', cell_database(self, 'c')))
+        context.set_target_cell(ctxt, cells_fixture.FakeCell(
+            uuid='c', database_connection=self.cell_database('c')))
         with db_api.get_engine(context=ctxt).connect() as connection:
             self.assertEqual('wal', connection.exec_driver_sql(
                 'PRAGMA journal_mode').scalar_one())

@@ -12,7 +12,7 @@ from nova_cells import connections
 from nova_cells import context
 from nova_cells import exception
 from nova_cells.db.sqlalchemy import api as db_api
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import database as database_fixture
 
 PASSWORD = 'Pl4nted-S3cret'  # noqa: S105 - the secret the tests hunt for

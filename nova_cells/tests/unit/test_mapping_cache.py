@@ -9,7 +9,7 @@ import fixtures
 
 from nova_cells import exception
 from nova_cells import mapping_cache
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 
 
 class _Cell:

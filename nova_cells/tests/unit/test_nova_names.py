@@ -18,7 +18,7 @@ from nova_cells import scatter_gather
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import models
 from nova_cells.objects import base as objects_base
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import database as database_fixture
 
 

@@ -24,49 +24,14 @@ from nova_cells import connections
 from nova_cells import context
 from nova_cells import exception
 from nova_cells import rpc
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import cells as cells_fixture
 from nova_cells.tests.fixtures import rpc as rpc_fixture
 
 PASSWORD = 'Pa55-w0rd-never-shown'
 
 
-class RPCTestCase(base.TestCase):
-    """An initialized rpc module on fake buses and an admin context."""
-
-    DEFAULT_URL = 'fake://default/'
-
-    def setUp(self):
-        super().setUp()
-        self.rpc = self.useFixture(rpc_fixture.RPCFixture(
-            self.conf_fixture, default_url=self.DEFAULT_URL))
-        self.registry = self.rpc.registry
-        self.context = context.get_admin_context()
-        self.topic = rpc_fixture.unique_topic()
-
-    def targeted(self, cell):
-        targeted = context.get_admin_context()
-        context.set_target_cell(targeted, cell)
-        return targeted
-
-    def serve(self, label, cell=None, **kwargs):
-        """Start a server for ``cell`` (None: the default bus)."""
-        endpoint = rpc_fixture.RecordingEndpoint(label)
-        target = oslo_messaging.Target(topic=self.topic, server='host1')
-        serving = self.targeted(cell) if cell is not None else None
-        self.useFixture(rpc_fixture.ServerFixture(
-            target, [endpoint], context=serving, **kwargs))
-        return endpoint
-
-    def make_router(self, **kwargs):
-        kwargs.setdefault('timeout', 5)
-        default_client = rpc.get_client(
-            oslo_messaging.Target(topic=self.topic, version='1.0'),
-            **kwargs)
-        return rpc.ClientRouter(default_client)
-
-
-class TestInitAndCleanup(RPCTestCase):
+class TestInitAndCleanup(base.RPCTestCase):
 
     def test_init_makes_no_transport_until_first_use(self):
         self.assertEqual([], self.rpc.created_urls)
@@ -131,7 +96,7 @@ class TestInitAndCleanup(RPCTestCase):
             sorted(rpc.__all__))
 
 
-class TestRouting(RPCTestCase):
+class TestRouting(base.RPCTestCase):
     """Cells A and B and the default bus, each with a server 'host1'."""
 
     def setUp(self):
@@ -283,7 +248,7 @@ class TestRouting(RPCTestCase):
         self.assertEqual(1, self.rpc.created_urls.count(cell.transport_url))
 
 
-class TestCellZero(RPCTestCase):
+class TestCellZero(base.RPCTestCase):
     """cell0 has no message queue: refuse, never fall back."""
 
     def setUp(self):
@@ -338,7 +303,7 @@ class RpcTestWidget(ovo_base.VersionedObject):
               'size': ovo_fields.IntegerField()}
 
 
-class TestSerializer(RPCTestCase):
+class TestSerializer(base.RPCTestCase):
 
     def setUp(self):
         super().setUp()
@@ -406,7 +371,7 @@ class TestSerializer(RPCTestCase):
                                      value={'plain': [1, 'two']}))
 
 
-class TestMasking(RPCTestCase):
+class TestMasking(base.RPCTestCase):
     """No password reaches a log line or an error, at any log level."""
 
     DEFAULT_URL = 'fake://guest:%s@default/' % PASSWORD

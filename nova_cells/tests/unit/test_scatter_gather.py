@@ -17,7 +17,7 @@ from nova_cells import connections
 from nova_cells import context
 from nova_cells import exception
 from nova_cells import scatter_gather
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import cells as cells_fixture
 from nova_cells.tests.fixtures import hung_cells
 

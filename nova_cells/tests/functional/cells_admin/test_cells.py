@@ -17,8 +17,8 @@ from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.cells_admin import instances as instances_admin
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
-from nova_cells.tests import base
-from nova_cells.tests.functional.cells_admin import helpers
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import builders
 
 RABBIT = 'rabbit://guest:guest@localhost:5672/'
 
@@ -67,7 +67,7 @@ class TestCells(base.DatabaseTestCase):
         self.assertEqual([], cells_admin.list_cells(self.context))
 
     def test_database_used_by_another_cell_is_refused(self):
-        first = helpers.create_cell(self.context, self.urls[0])
+        first = builders.create_cell(self.context, self.urls[0])
         error = self.assertRaises(
             exception.CellDatabaseInUse, cells_admin.create_cell,
             self.context, name='again', transport_url='fake://other/',
@@ -99,8 +99,8 @@ class TestCells(base.DatabaseTestCase):
         self.assertNotIn('topsecret', str(error))
 
     def test_list_cells_is_sorted_by_name(self):
-        helpers.create_cell(self.context, self.urls[0], name='b')
-        helpers.create_cell(self.context, self.urls[1], name='a')
+        builders.create_cell(self.context, self.urls[0], name='b')
+        builders.create_cell(self.context, self.urls[1], name='a')
         self.assertEqual(['a', 'b'], [cell.name for cell in
                                       cells_admin.list_cells(self.context)])
 
@@ -142,7 +142,7 @@ class TestUpdateCell(base.DatabaseTestCase):
     def setUp(self):
         super().setUp()
         self.urls = self.cell_database_urls(2)
-        self.cell = helpers.create_cell(self.context, self.urls[0],
+        self.cell = builders.create_cell(self.context, self.urls[0],
                                         transport_url=RABBIT)
 
     def test_only_given_properties_change(self):
@@ -212,7 +212,7 @@ class TestUpdateCell(base.DatabaseTestCase):
         self.assertEqual(self.urls[1], outcomes[self.cell.uuid])
 
     def test_refusals_change_nothing(self):
-        other = helpers.create_cell(self.context, self.urls[1], name='c2')
+        other = builders.create_cell(self.context, self.urls[1], name='c2')
         cell0, _ = cells_admin.map_cell0(self.context, 'sqlite:////x/c0.db')
         refusals = [
             ({'cell_uuid': other.uuid, 'database_connection': self.urls[0],
@@ -252,11 +252,11 @@ class TestDeleteCell(base.DatabaseTestCase):
     def setUp(self):
         super().setUp()
         self.url = self.cell_database_urls(1)[0]
-        self.cell = helpers.create_cell(self.context, self.url)
+        self.cell = builders.create_cell(self.context, self.url)
 
     def _map_host(self, host='host1'):
         with self.cell.target(self.context) as cctxt:
-            helpers.add_compute_nodes(cctxt, host)
+            builders.add_compute_nodes(cctxt, host)
         hosts_admin.discover_hosts(self.context, self.cell.uuid)
 
     def _deleted_cells_database(self):
@@ -280,26 +280,26 @@ class TestDeleteCell(base.DatabaseTestCase):
         self.assertRaises(exception.CellHasHosts, cells_admin.delete_cell,
                           self.context, self.cell.uuid)
         cells_admin.delete_cell(self.context, self.cell.uuid, force=True)
-        self.assertEqual(0, helpers.api_count(self.context,
+        self.assertEqual(0, builders.api_count(self.context,
                                               api_models.HostMapping))
         with self._deleted_cells_database() as cctxt:
             self.assertEqual(1, len(db_api.compute_node_get_all_unmapped(
                 cctxt)))
 
     def test_live_instances_block_even_with_force(self):
-        helpers.add_instances(self.url, 2)
+        builders.add_instances(self.url, 2)
         instances_admin.map_instances(self.context, self.cell.uuid)
         self.assertRaises(exception.CellHasInstances, cells_admin.delete_cell,
                           self.context, self.cell.uuid, force=True)
-        self.assertEqual(2, helpers.api_count(self.context,
+        self.assertEqual(2, builders.api_count(self.context,
                                               api_models.InstanceMapping))
 
     def test_mappings_of_deleted_instances_need_force(self):
-        helpers.add_instances(self.url, 3, deleted=1)
+        builders.add_instances(self.url, 3, deleted=1)
         # A resume point left by an interrupted run goes with the cell.
         instances_admin.map_instances(self.context, self.cell.uuid,
                                       max_count=1, batch_size=1)
-        self.assertEqual(1, helpers.api_count(
+        self.assertEqual(1, builders.api_count(
             self.context, api_models.MapInstancesMarker))
         self.assertRaises(exception.CellHasInstanceMappings,
                           cells_admin.delete_cell, self.context,
@@ -310,7 +310,7 @@ class TestDeleteCell(base.DatabaseTestCase):
         cells_admin.delete_cell(self.context, self.cell.uuid, force=True)
         for model in (api_models.InstanceMapping, api_models.HostMapping,
                       api_models.MapInstancesMarker, api_models.CellMapping):
-            self.assertEqual(0, helpers.api_count(self.context, model),
+            self.assertEqual(0, builders.api_count(self.context, model),
                              model.__tablename__)
 
     def _count_then(self, concurrent_change):
@@ -330,11 +330,11 @@ class TestDeleteCell(base.DatabaseTestCase):
 
     def test_host_mapped_during_forced_delete_is_not_orphaned(self):
         with self.cell.target(self.context) as cctxt:
-            helpers.add_compute_nodes(cctxt, 'host1')
+            builders.add_compute_nodes(cctxt, 'host1')
         self._count_then(lambda: hosts_admin.discover_hosts(
             nova_context.get_admin_context(), self.cell.uuid))
         cells_admin.delete_cell(self.context, self.cell.uuid, force=True)
-        self.assertEqual(0, helpers.api_count(self.context,
+        self.assertEqual(0, builders.api_count(self.context,
                                               api_models.HostMapping))
         # Its node can be discovered into another cell, as after any
         # forced delete.
@@ -343,15 +343,15 @@ class TestDeleteCell(base.DatabaseTestCase):
                 cctxt)))
 
     def test_live_instance_mapped_during_forced_delete_blocks_it(self):
-        helpers.add_instances(self.url, 1)
+        builders.add_instances(self.url, 1)
         self._count_then(lambda: instances_admin.map_instances(
             nova_context.get_admin_context(), self.cell.uuid))
         self.assertRaises(exception.CellHasInstances,
                           cells_admin.delete_cell, self.context,
                           self.cell.uuid, force=True)
-        self.assertEqual(1, helpers.api_count(self.context,
+        self.assertEqual(1, builders.api_count(self.context,
                                               api_models.InstanceMapping))
-        self.assertEqual(1, helpers.api_count(self.context,
+        self.assertEqual(1, builders.api_count(self.context,
                                               api_models.CellMapping))
 
     def test_cell0_needs_its_own_flag(self):
@@ -360,12 +360,12 @@ class TestDeleteCell(base.DatabaseTestCase):
                           cells_admin.delete_cell, self.context, cell0.uuid,
                           force=True)
         cells_admin.delete_cell(self.context, cell0.uuid, force_cell0=True)
-        self.assertEqual(1, helpers.api_count(self.context,
+        self.assertEqual(1, builders.api_count(self.context,
                                               api_models.CellMapping))
 
     def test_delete_is_all_or_nothing(self):
         self._map_host()
-        helpers.add_instances(self.url, 2, deleted=1)
+        builders.add_instances(self.url, 2, deleted=1)
         instances_admin.map_instances(self.context, self.cell.uuid)
         # Forget the host mappings: the instance mappings are deleted,
         # then deleting the cell fails on the host mappings' foreign key.
@@ -374,9 +374,9 @@ class TestDeleteCell(base.DatabaseTestCase):
             (api_models.InstanceMapping,)))
         self.assertRaises(db_exception.DBError, cells_admin.delete_cell,
                           self.context, self.cell.uuid, force=True)
-        self.assertEqual(2, helpers.api_count(self.context,
+        self.assertEqual(2, builders.api_count(self.context,
                                               api_models.InstanceMapping))
-        self.assertEqual(1, helpers.api_count(self.context,
+        self.assertEqual(1, builders.api_count(self.context,
                                               api_models.CellMapping))
 
 

@@ -8,9 +8,9 @@ from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.objects import host_mapping as host_mapping_obj
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import builders
 from nova_cells.tests.fixtures import database as database_fixture
-from nova_cells.tests.functional.cells_admin import helpers
 
 
 class TestDiscoverHosts(base.DatabaseTestCase):
@@ -18,12 +18,12 @@ class TestDiscoverHosts(base.DatabaseTestCase):
     def setUp(self):
         super().setUp()
         urls = self.cell_database_urls(2)
-        self.cell1 = helpers.create_cell(self.context, urls[0], 'cell1')
-        self.cell2 = helpers.create_cell(self.context, urls[1], 'cell2')
+        self.cell1 = builders.create_cell(self.context, urls[0], 'cell1')
+        self.cell2 = builders.create_cell(self.context, urls[1], 'cell2')
 
     def _nodes(self, cell, *hosts):
         with cell.target(self.context) as cctxt:
-            helpers.add_compute_nodes(cctxt, *hosts)
+            builders.add_compute_nodes(cctxt, *hosts)
 
     def _unmapped(self, cell):
         with cell.target(self.context) as cctxt:
@@ -97,7 +97,7 @@ class TestDiscoverHosts(base.DatabaseTestCase):
         self.assertEqual([], found.mapped)
         self.assertEqual(['racy'], found.already_mapped)
         self.assertEqual([], self._unmapped(self.cell1))
-        self.assertEqual(1, helpers.api_count(self.context,
+        self.assertEqual(1, builders.api_count(self.context,
                                               api_models.HostMapping))
 
     def test_unreachable_cell_is_reported_and_others_discovered(self):
@@ -130,10 +130,10 @@ class TestDeleteHost(base.DatabaseTestCase):
         super().setUp()
         urls = self.cell_database_urls(2)
         self.urls = urls
-        self.cell1 = helpers.create_cell(self.context, urls[0], 'cell1')
-        self.cell2 = helpers.create_cell(self.context, urls[1], 'cell2')
+        self.cell1 = builders.create_cell(self.context, urls[0], 'cell1')
+        self.cell2 = builders.create_cell(self.context, urls[1], 'cell2')
         with self.cell1.target(self.context) as cctxt:
-            helpers.add_compute_nodes(cctxt, 'h1', 'h2')
+            builders.add_compute_nodes(cctxt, 'h1', 'h2')
         hosts_admin.discover_hosts(self.context)
 
     def test_delete_host_unflags_its_nodes(self):
@@ -146,7 +146,7 @@ class TestDeleteHost(base.DatabaseTestCase):
                                           cctxt)])
 
     def test_refusals(self):
-        helpers.add_instances(self.urls[0], 1, host='h2')
+        builders.add_instances(self.urls[0], 1, host='h2')
         refusals = [
             ('nope', 'h1', exception.CellMappingNotFound),
             (self.cell1.uuid, 'unknown', exception.HostMappingNotFound),

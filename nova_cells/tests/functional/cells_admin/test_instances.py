@@ -12,9 +12,9 @@ from nova_cells.cells_admin import instances as instances_admin
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.objects import instance_mapping as instance_mapping_obj
-from nova_cells.tests import base
 from nova_cells.tests.fixtures import backends
-from nova_cells.tests.functional.cells_admin import helpers
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import builders
 
 Status = instances_admin.InstanceStatus
 
@@ -24,7 +24,7 @@ class TestMapInstances(base.DatabaseTestCase):
     def setUp(self):
         super().setUp()
         self.url = self.cell_database_urls(1)[0]
-        self.cell = helpers.create_cell(self.context, self.url)
+        self.cell = builders.create_cell(self.context, self.url)
 
     def _map(self, **kwargs):
         return instances_admin.map_instances(self.context, self.cell.uuid,
@@ -34,18 +34,18 @@ class TestMapInstances(base.DatabaseTestCase):
         return instances_admin._read_marker(self.context, self.cell.id)
 
     def test_maps_every_instance_once_in_batches(self):
-        uuids = helpers.add_instances(self.url, 25)
+        uuids = builders.add_instances(self.url, 25)
         result = self._map(batch_size=7)
         self.assertEqual((25, 25, False), (result.examined, result.mapped,
                                            result.more_remaining))
-        self.assertEqual(sorted(uuids), sorted(helpers.mapped_uuids(
+        self.assertEqual(sorted(uuids), sorted(builders.mapped_uuids(
             self.context)))
         self.assertIsNone(self._marker())
         again = self._map()
         self.assertEqual((0, 25), (again.mapped, again.already_mapped))
 
     def test_max_count_resumes_where_it_stopped(self):
-        uuids = helpers.add_instances(self.url, 10)
+        uuids = builders.add_instances(self.url, 10)
         first = self._map(max_count=4, batch_size=3)
         self.assertEqual((4, True), (first.mapped, first.more_remaining))
         self.assertIsNotNone(self._marker())
@@ -56,42 +56,42 @@ class TestMapInstances(base.DatabaseTestCase):
         last = self._map(max_count=4)
         self.assertEqual((2, False), (last.mapped, last.more_remaining))
         self.assertIsNone(self._marker())
-        self.assertEqual(sorted(uuids), sorted(helpers.mapped_uuids(
+        self.assertEqual(sorted(uuids), sorted(builders.mapped_uuids(
             self.context)))
 
     def test_exact_max_count_with_nothing_left_is_done(self):
-        helpers.add_instances(self.url, 4)
+        builders.add_instances(self.url, 4)
         result = self._map(max_count=4)
         self.assertFalse(result.more_remaining)
         self.assertIsNone(self._marker())
 
     def test_reset_starts_from_the_beginning(self):
-        helpers.add_instances(self.url, 6)
+        builders.add_instances(self.url, 6)
         self._map(max_count=3)
         # Someone removed a mapping behind the resume point.
-        first = helpers.mapped_uuids(self.context)[0]
+        first = builders.mapped_uuids(self.context)[0]
         instance_mapping_obj.InstanceMappingList.destroy_bulk(self.context,
                                                              [first])
         self.assertEqual(3, self._map().mapped)
-        self.assertNotIn(first, helpers.mapped_uuids(self.context))
+        self.assertNotIn(first, builders.mapped_uuids(self.context))
         self.assertEqual(1, self._map(reset=True).mapped)
-        self.assertIn(first, helpers.mapped_uuids(self.context))
+        self.assertIn(first, builders.mapped_uuids(self.context))
 
     def test_invalid_counts_write_nothing(self):
-        helpers.add_instances(self.url, 3)
+        builders.add_instances(self.url, 3)
         for kwargs in ({'max_count': -1}, {'max_count': 0},
                        {'batch_size': 0}):
             self.assertRaises(exception.InvalidMaxCount, self._map, **kwargs)
         self.assertRaises(exception.CellMappingNotFound,
                           instances_admin.map_instances, self.context,
                           'no-such-cell')
-        self.assertEqual([], helpers.mapped_uuids(self.context))
+        self.assertEqual([], builders.mapped_uuids(self.context))
         self.assertIsNone(self._marker())
 
     def test_deleted_instances_are_queued_for_delete(self):
-        live = helpers.add_instances(self.url, 1)
-        gone = helpers.add_instances(self.url, 1, deleted=1)
-        soft = helpers.add_instances(self.url, 1, vm_state='soft-delete')
+        live = builders.add_instances(self.url, 1)
+        gone = builders.add_instances(self.url, 1, deleted=1)
+        soft = builders.add_instances(self.url, 1, vm_state='soft-delete')
         self._map()
         table = api_models.InstanceMapping.__table__
         with db_api.get_context_manager(self.context, 'api').reader.using(
@@ -106,7 +106,7 @@ class TestMapInstances(base.DatabaseTestCase):
             self.skipTest('a batch holds the SQLite write lock from its '
                           'first statement, so no run can insert between '
                           'its check and its insert')
-        uuids = helpers.add_instances(self.url, 5)
+        uuids = builders.add_instances(self.url, 5)
         real = instances_admin._existing_mappings
         calls = []
 
@@ -127,12 +127,12 @@ class TestMapInstances(base.DatabaseTestCase):
             race_after_the_check))
         result = self._map()
         self.assertEqual((4, 1), (result.mapped, result.already_mapped))
-        counts = collections.Counter(helpers.mapped_uuids(self.context))
+        counts = collections.Counter(builders.mapped_uuids(self.context))
         self.assertEqual(set(uuids), set(counts))
         self.assertEqual({1}, set(counts.values()))
 
     def test_progress_is_reported(self):
-        helpers.add_instances(self.url, 5)
+        builders.add_instances(self.url, 5)
         self.useFixture(fixtures.MonkeyPatch(
             'nova_cells.cells_admin.instances.PROGRESS_INTERVAL', 0))
         reports = []
@@ -145,13 +145,13 @@ class TestVerifyInstance(base.DatabaseTestCase):
     def setUp(self):
         super().setUp()
         self.url = self.cell_database_urls(1)[0]
-        self.cell = helpers.create_cell(self.context, self.url)
+        self.cell = builders.create_cell(self.context, self.url)
 
     def _status(self, uuid):
         return instances_admin.verify_instance(self.context, uuid).status
 
     def test_every_status(self):
-        live, deleted, archived = helpers.add_instances(self.url, 3)
+        live, deleted, archived = builders.add_instances(self.url, 3)
         instances_admin.map_instances(self.context, self.cell.uuid)
         with self.cell.target(self.context) as cctxt:
             db_api.instance_destroy(cctxt, deleted)
@@ -175,7 +175,7 @@ class TestVerifyInstance(base.DatabaseTestCase):
     def test_instance_in_cell0_says_so(self):
         cell0, _ = cells_admin.map_cell0(self.context,
                                          self.cell_database_urls(1)[0])
-        uuid = helpers.add_instances(cell0.database_connection, 1)[0]
+        uuid = builders.add_instances(cell0.database_connection, 1)[0]
         instances_admin.map_instances(self.context, cell0.uuid)
         verification = instances_admin.verify_instance(self.context, uuid)
         self.assertEqual(Status.MAPPED, verification.status)

@@ -11,15 +11,14 @@ from oslo_utils import uuidutils
 
 from nova_cells.cells_admin import cells as cells_admin
 from nova_cells.db import migration
-from nova_cells.tests.functional.cmd import cell_v2_base
-from nova_cells.tests.functional.cmd import test_manage_cli
+from nova_cells.tests.fixtures import cli
 
 
 def _sqlite_path(url: str) -> str:
     return url.partition('sqlite:///')[2]
 
 
-class TestAPIDatabaseState(test_manage_cli.ManageTestCase):
+class TestAPIDatabaseState(cli.ManageTestCase):
     """The API database is the embedded default under ``self.state``."""
 
     def api_path(self) -> str:
@@ -117,7 +116,7 @@ class TestAPIDatabaseState(test_manage_cli.ManageTestCase):
                                 'is read-only')
 
 
-class TestRefusedValues(cell_v2_base.CellV2TestCase):
+class TestRefusedValues(cli.CellV2TestCase):
 
     def test_missing_directory_of_a_cell_database_is_an_error(self):
         missing = os.path.join(self.directory, 'typo', 'cell1.sqlite')

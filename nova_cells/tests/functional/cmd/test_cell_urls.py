@@ -9,7 +9,7 @@ kept as tables so new commands can be run against them too.
 import json
 import os
 
-from nova_cells.tests.functional.cmd import cell_v2_base
+from nova_cells.tests.fixtures import cli
 
 PLANTED = 'Pl4ntedSecret'
 QUEUE = 'rabbit://guest:%s@127.0.0.1:5672/c1' % PLANTED
@@ -50,7 +50,7 @@ UNUSABLE = (
 )
 
 
-class TestCellURLRefusals(cell_v2_base.CellV2TestCase):
+class TestCellURLRefusals(cli.CellV2TestCase):
 
     def assertNoSecret(self, result) -> None:
         for stream in (result.stdout, result.stderr):
@@ -129,7 +129,7 @@ class TestCellURLRefusals(cell_v2_base.CellV2TestCase):
         self.assertNoSecret(result)
 
 
-class TestSecretsInOutput(cell_v2_base.CellV2TestCase):
+class TestSecretsInOutput(cli.CellV2TestCase):
 
     def test_password_like_parameters_and_positions_are_masked(self):
         database = self.cell_urls(1)[0]

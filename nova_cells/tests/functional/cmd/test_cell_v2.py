@@ -5,22 +5,18 @@ tested in process in ``tests/functional/cells_admin``."""
 
 import json
 
-from nova_cells import connections
-from nova_cells import context
 from nova_cells.cells_admin import cells as cells_admin
 from nova_cells.cells_admin import hosts as hosts_admin
-from nova_cells.conf import CONF
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.objects import instance_mapping as instance_mapping_obj
-from nova_cells.tests.fixtures import conf as conf_fixture
-from nova_cells.tests.functional.cells_admin import helpers
-from nova_cells.tests.functional.cmd import cell_v2_base
+from nova_cells.tests.fixtures import builders
+from nova_cells.tests.fixtures import cli
 
 SECRET_DB = 'mysql+pymysql://nova:db%40s3cret@10.0.0.1/cell9'
 SECRET_MQ = 'rabbit://u1:mq1secret@h1:5672,u2:mq2secret@h2:5672/v'
 
 
-class TestCellCommands(cell_v2_base.CellV2TestCase):
+class TestCellCommands(cli.CellV2TestCase):
 
     def test_create_list_update_delete(self):
         urls = self.cell_urls(2)
@@ -92,32 +88,19 @@ class TestCellCommands(cell_v2_base.CellV2TestCase):
         self.assertIn('Traceback', result.stderr)
 
 
-class InProcess:
-    """Admin context on the same databases as the subprocesses."""
-
-    def __init__(self, test):
-        fixture = test.useFixture(conf_fixture.ConfFixture())
-        fixture.config(connection=test.api_url, group='api_database')
-        fixture.config(connection=test.main_url, group='database')
-        registry = connections.get_registry()
-        registry.configure(CONF)
-        test.addCleanup(registry.dispose_all)
-        self.context = context.get_admin_context()
-
-
-class TestHostAndInstanceCommands(cell_v2_base.CellV2TestCase):
+class TestHostAndInstanceCommands(cli.CellV2TestCase):
 
     def setUp(self):
         super().setUp()
-        self.local = InProcess(self)
+        self.local = cli.InProcess(self)
         self.urls = self.cell_urls(2)
         ctxt = self.local.context
-        self.cell1 = helpers.create_cell(ctxt, self.urls[0], 'cell1')
-        self.cell2 = helpers.create_cell(ctxt, self.urls[1], 'cell2')
+        self.cell1 = builders.create_cell(ctxt, self.urls[0], 'cell1')
+        self.cell2 = builders.create_cell(ctxt, self.urls[1], 'cell2')
 
     def _nodes(self, cell, *hosts):
         with cell.target(self.local.context) as cctxt:
-            helpers.add_compute_nodes(cctxt, *hosts)
+            builders.add_compute_nodes(cctxt, *hosts)
 
     def test_hosts(self):
         self._nodes(self.cell1, 'a', 'b')
@@ -136,7 +119,7 @@ class TestHostAndInstanceCommands(cell_v2_base.CellV2TestCase):
                             self.cell1.uuid).stdout
         self.assertIn('| cell1     | %s | a ' % self.cell1.uuid, hosts)
 
-        helpers.add_instances(self.urls[0], 1, host='b')
+        builders.add_instances(self.urls[0], 1, host='b')
         delete = ('delete_host', '--cell_uuid')
         self.manage_at_once(
             ((*delete, self.cell1.uuid, '--host', 'zzz'), 2),
@@ -147,7 +130,7 @@ class TestHostAndInstanceCommands(cell_v2_base.CellV2TestCase):
             self.local.context)])
 
     def test_map_and_verify_instances(self):
-        uuids = helpers.add_instances(self.urls[0], 5)
+        uuids = builders.add_instances(self.urls[0], 5)
         map_cell1 = ('map_instances', '--cell_uuid', self.cell1.uuid)
         results = self.manage_at_once(
             ((*map_cell1, '--max-count', '-3'), 127),
@@ -157,13 +140,13 @@ class TestHostAndInstanceCommands(cell_v2_base.CellV2TestCase):
             (('verify_instance', '--uuid', uuids[0]), 1))
         for result in results[:3]:
             self.assertOneErrorLine(result, '--max-count')
-        self.assertEqual([], helpers.mapped_uuids(self.local.context))
+        self.assertEqual([], builders.mapped_uuids(self.local.context))
 
         self.manage('map_instances', '--cell_uuid', self.cell1.uuid,
                     '--max-count', '3', expect=1)
         done = self.manage('map_instances', '--cell_uuid', self.cell1.uuid)
         self.assertIn('Resumed after', done.stdout)
-        self.assertEqual(sorted(uuids), sorted(helpers.mapped_uuids(
+        self.assertEqual(sorted(uuids), sorted(builders.mapped_uuids(
             self.local.context)))
 
         ctxt = self.local.context
@@ -181,22 +164,22 @@ class TestHostAndInstanceCommands(cell_v2_base.CellV2TestCase):
                     '11111111-2222-3333-4444-555555555555', expect=2)
 
 
-class TestSetupCommands(cell_v2_base.CellV2TestCase):
+class TestSetupCommands(cli.CellV2TestCase):
 
     def test_map_cell_and_hosts_then_simple_cell_setup(self):
-        local = InProcess(self)
+        local = cli.InProcess(self)
         self.manage('map_cell_and_hosts', '--transport-url', 'junk',
                     expect=1)
         nothing = self.manage('map_cell_and_hosts')
         self.assertIn('No hosts', nothing.stdout)
         self.manage('simple_cell_setup', expect=1)
-        helpers.add_compute_nodes(local.context, 'local-host')
-        uuids = helpers.add_instances(self.main_url, 3)
+        builders.add_compute_nodes(local.context, 'local-host')
+        uuids = builders.add_instances(self.main_url, 3)
         mapped = self.manage('map_cell_and_hosts', '--verbose')
         self.assertIn('Mapped host local-host', mapped.stdout)
         self.manage('simple_cell_setup')
         cells = cells_admin.list_cells(local.context)
         self.assertEqual(2, len(cells))
         self.assertTrue(any(cell.is_cell0() for cell in cells))
-        self.assertEqual(sorted(uuids), sorted(helpers.mapped_uuids(
+        self.assertEqual(sorted(uuids), sorted(builders.mapped_uuids(
             local.context)))

@@ -21,9 +21,8 @@ from nova_cells.db import migration
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.db.sqlalchemy import models
 from nova_cells.tests.fixtures import backends
-from nova_cells.tests.functional.cells_admin import helpers
-from nova_cells.tests.functional.cmd import cell_v2_base
-from nova_cells.tests.functional.cmd import test_cell_v2
+from nova_cells.tests.fixtures import builders
+from nova_cells.tests.fixtures import cli
 
 
 def _engine(url: str) -> sa.engine.Engine:
@@ -39,20 +38,20 @@ def _scalar(url: str, statement):
         engine.dispose()
 
 
-class TestConcurrentDiscoverHostsMySQL(cell_v2_base.CellV2TestCase):
+class TestConcurrentDiscoverHostsMySQL(cli.CellV2TestCase):
 
     BACKEND = backends.MYSQL
     HOSTS_PER_CELL = 150
 
     def test_two_processes_map_every_host_once(self):
-        local = test_cell_v2.InProcess(self)
+        local = cli.InProcess(self)
         hosts = []
         for index, url in enumerate(self.cell_urls(2)):
-            cell = helpers.create_cell(local.context, url, 'cell%d' % index)
+            cell = builders.create_cell(local.context, url, 'cell%d' % index)
             names = ['c%d-host%03d' % (index, n)
                      for n in range(self.HOSTS_PER_CELL)]
             with cell.target(local.context) as cctxt:
-                helpers.add_compute_nodes(cctxt, *names)
+                builders.add_compute_nodes(cctxt, *names)
             hosts.extend(names)
         processes = [self.start_manage('discover_hosts', '--verbose')
                      for _ in range(2)]
@@ -74,7 +73,7 @@ class TestConcurrentDiscoverHostsMySQL(cell_v2_base.CellV2TestCase):
         self.assertEqual(sorted(hosts), rows)
 
 
-class TestMapInstancesKilledMidRun(cell_v2_base.CellV2TestCase):
+class TestMapInstancesKilledMidRun(cli.CellV2TestCase):
 
     INSTANCES = 20000
 
@@ -94,10 +93,10 @@ class TestMapInstancesKilledMidRun(cell_v2_base.CellV2TestCase):
             engine.dispose()
 
     def test_rerun_after_sigkill_maps_each_instance_once(self):
-        local = test_cell_v2.InProcess(self)
+        local = cli.InProcess(self)
         url = self.cell_urls(1)[0]
-        cell = helpers.create_cell(local.context, url)
-        uuids = helpers.add_instances(url, self.INSTANCES)
+        cell = builders.create_cell(local.context, url)
+        uuids = builders.add_instances(url, self.INSTANCES)
         process = self.start_manage('map_instances', '--cell_uuid',
                                     cell.uuid, '--batch-size', '10')
         deadline = time.monotonic() + 120
@@ -127,17 +126,17 @@ class TestMapInstancesKilledMidRun(cell_v2_base.CellV2TestCase):
         self.assertEqual({1}, set(counts.values()))
 
 
-class TestDbSyncAllCells(cell_v2_base.CellV2TestCase):
+class TestDbSyncAllCells(cli.CellV2TestCase):
 
     UNREACHABLE = 'mysql+pymysql://nova:hunter2@127.0.0.1:1/nova'
     MAIN_SCHEMA = False
 
     def test_unreachable_cell_is_named_and_others_migrate(self):
-        local = test_cell_v2.InProcess(self)
+        local = cli.InProcess(self)
         cells_admin.map_cell0(local.context)
-        good = helpers.create_cell(local.context, 'sqlite:///' + os.path.join(
+        good = builders.create_cell(local.context, 'sqlite:///' + os.path.join(
             self.directory, 'good.sqlite'), 'good')
-        bad = helpers.create_cell(local.context, self.UNREACHABLE, 'bad')
+        bad = builders.create_cell(local.context, self.UNREACHABLE, 'bad')
         started = time.monotonic()
         result = self.manage('sync', '--all-cells', category='db', expect=1)
         self.assertLess(time.monotonic() - started, 60)

@@ -8,16 +8,16 @@ import subprocess
 import sqlalchemy as sa
 
 from nova_cells.db.sqlalchemy import models
+from nova_cells.tests.fixtures import cli
 from nova_cells.tests.fixtures import database as database_fixture
 from nova_cells.tests.fixtures import sick_servers
-from nova_cells.tests.functional.cmd import cell_v2_base
 
 SECRET = 'Dead-Cell-S3cret'  # noqa: S105 - the secret the tests hunt for
 DEAD_URL = 'mysql+pymysql://nova:%s@127.0.0.1:%%d/nova' % SECRET
 HUNG_URL = 'postgresql+psycopg2://nova:%s@127.0.0.1:%%d/nova' % SECRET
 
 
-class HealthTestCase(cell_v2_base.CellV2TestCase):
+class HealthTestCase(cli.CellV2TestCase):
 
     MAIN_SCHEMA = False
 
@@ -108,7 +108,7 @@ class TestUpgradeCheck(HealthTestCase):
         self.assertNotIn(SECRET, result.stdout + result.stderr)
 
 
-class TestCommandsWalkingCellsGoOn(cell_v2_base.CellV2TestCase):
+class TestCommandsWalkingCellsGoOn(cli.CellV2TestCase):
     """A hung cell listed first: every command that walks cells gives it
     its time, names it and goes on to the healthy cell after it."""
 

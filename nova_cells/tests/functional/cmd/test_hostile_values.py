@@ -19,7 +19,7 @@ import subprocess
 import uuid
 
 from nova_cells.cmd import manage
-from nova_cells.tests.functional.cmd import cell_v2_base
+from nova_cells.tests.fixtures import cli
 
 SECRET = 'Hx7PlantedPw'
 
@@ -72,7 +72,7 @@ def _arguments(action) -> list[tuple[str, str | None, bool]]:
     return found
 
 
-class TestHostileValues(cell_v2_base.CellV2TestCase):
+class TestHostileValues(cli.CellV2TestCase):
 
     def valid_values(self) -> dict[str, str]:
         url = self.cell_urls(1)[0]

@@ -2,25 +2,13 @@
 run as an operator runs it (the console script, in a subprocess)."""
 
 import os
-import subprocess
 
-from nova_cells.tests.functional.cmd import test_manage_db
+from nova_cells.tests.fixtures import cli
 
 SECRET = 'Zq9SecretPw'
 
 
-class ManageTestCase(test_manage_db.ManageTestCase):
-
-    def run_command(self, arguments, config_file=None, environment=None):
-        """The script with ``arguments`` (and ``--config-file`` first when
-        one is given); the exit code is the caller's to check."""
-        options = ['--config-file', config_file] if config_file else []
-        return subprocess.run(
-            [self.script, *options, *arguments], capture_output=True,
-            text=True, env=environment or self.environment, timeout=120)
-
-
-class TestCommandLine(ManageTestCase):
+class TestCommandLine(cli.ManageTestCase):
 
     def run_plain(self, *arguments, expect=0):
         """Run with exactly these arguments (no config file added)."""
@@ -139,7 +127,7 @@ class TestCommandLine(ManageTestCase):
                 self.assertNotIn(SECRET, result.stderr + result.stdout)
 
 
-class TestNoTransportURL(ManageTestCase):
+class TestNoTransportURL(cli.ManageTestCase):
     """oslo.messaging's built-in ``rabbit://`` is nobody's configuration."""
 
     def test_commands_needing_one_refuse(self):
@@ -155,13 +143,13 @@ class TestNoTransportURL(ManageTestCase):
         self.assertEqual('[]', listing.stdout.strip())
 
 
-class TestLegacyInlineUnique(ManageTestCase):
+class TestLegacyInlineUnique(cli.ManageTestCase):
     """Nova's legacy tables on SQLite with ``UNIQUE`` on the column itself
     (SQLite's automatic unique index) are adopted."""
 
     def test_api_and_main_databases_are_adopted(self):
         from nova_cells.db import migration
-        from nova_cells.tests.functional.db import legacy_schemas
+        from nova_cells.tests.fixtures import legacy_schemas
 
         urls = {}
         for database in ('api', 'main'):

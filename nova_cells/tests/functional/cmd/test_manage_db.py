@@ -2,75 +2,12 @@
 installed console script, in a subprocess, with a config file."""
 
 import os
-import shutil
-import subprocess
-import sys
-
-import fixtures
-import testtools
 
 from nova_cells.db import migration
-
-SCRIPT = 'nova-cells-manage'
-
-
-def _find_script() -> str:
-    beside_python = os.path.join(os.path.dirname(sys.executable), SCRIPT)
-    if os.path.exists(beside_python):
-        return beside_python
-    found = shutil.which(SCRIPT)
-    if found is None:
-        raise AssertionError('%s is not installed; run pip install -e .'
-                             % SCRIPT)
-    return found
+from nova_cells.tests.fixtures import cli
 
 
-class ManageTestCase(testtools.TestCase):
-    """The script, a state directory and a config file naming it."""
-
-    def setUp(self):
-        super().setUp()
-        self.script = _find_script()
-        self.directory = self.useFixture(fixtures.TempDir()).path
-        self.state = os.path.join(self.directory, 'state')
-        self.config_file = self.write_config('[DEFAULT]\nstate_path = %s\n'
-                                             % self.state)
-        # No stray ~/.nova_cells or $NOVA_CELLS_STATE_PATH leaks in.
-        self.environment = dict(os.environ, HOME=self.directory)
-        self.environment.pop('NOVA_CELLS_STATE_PATH', None)
-
-    def write_config(self, text: str, name: str = 'nova_cells.conf') -> str:
-        path = os.path.join(self.directory, name)
-        with open(path, 'w') as config:
-            config.write(text)
-        return path
-
-    def run_manage(self, *arguments, config_file=None, expect=0):
-        config_file = config_file or self.config_file
-        options = [argument for argument in arguments
-                   if argument == '--debug']
-        rest = [argument for argument in arguments
-                if argument != '--debug']
-        result = subprocess.run(
-            [self.script, '--config-file', config_file, *options, *rest],
-            capture_output=True, text=True, env=self.environment,
-            timeout=120)
-        self.assertEqual(
-            expect, result.returncode,
-            'stdout:\n%s\nstderr:\n%s' % (result.stdout, result.stderr))
-        return result
-
-    def assertOneErrorLine(self, result, *expected_texts):
-        lines = result.stderr.splitlines()
-        self.assertEqual(1, len(lines), result.stderr)
-        self.assertTrue(lines[0].startswith('ERROR: '), lines[0])
-        for text in expected_texts:
-            self.assertIn(text, lines[0])
-        self.assertNotIn('Traceback', result.stderr)
-
-
-
-class TestManageDatabases(ManageTestCase):
+class TestManageDatabases(cli.ManageTestCase):
 
     def printed_version(self, result) -> str:
         return result.stdout.strip().splitlines()[-1]

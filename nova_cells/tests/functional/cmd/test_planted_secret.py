@@ -19,10 +19,10 @@ import fixtures
 import sqlalchemy as sa
 import testtools
 
-from nova_cells.tests import base
 from nova_cells.tests.fixtures import backends
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import cli
 from nova_cells.tests.fixtures import database as database_fixture
-from nova_cells.tests.functional.cmd import test_manage_db
 
 SECRET = 'Pl4nt3dS3cretQz'
 TRANSPORT = 'rabbit://nova:%s@127.0.0.1:5672/nc_planted' % SECRET
@@ -63,7 +63,7 @@ class TestPlantedSecret(base.SkippingFixturesMixin, testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.script = test_manage_db._find_script()
+        self.script = cli.find_script()
         self.user = self.useFixture(_PlantedUser())
 
     def database(self, schema: str | None = None) -> str:

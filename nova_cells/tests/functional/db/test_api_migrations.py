@@ -10,12 +10,12 @@ import sqlalchemy as sa
 
 from nova_cells import context
 from nova_cells.db import migration
-from nova_cells.tests import base
 from nova_cells.tests.fixtures import backends
+from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import database as database_fixture
-from nova_cells.tests.functional.db import legacy_schemas
-from nova_cells.tests.functional.db import migration_suite as suite
-from nova_cells.tests.functional.db import schema_snapshot as schema
+from nova_cells.tests.fixtures import legacy_schemas
+from nova_cells.tests.fixtures import migration_suite as suite
+from nova_cells.tests.fixtures import schema_snapshot as schema
 
 
 class _ApiChecks:

@@ -16,14 +16,13 @@ from nova_cells import connections
 from nova_cells import context
 from nova_cells import exception
 from nova_cells.db.sqlalchemy import api as db_api
-from nova_cells.tests import base
 from nova_cells.tests.fixtures import backends
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import cells as cells_fixture
 from nova_cells.tests.fixtures import database as database_fixture
-from nova_cells.tests.unit import test_connections
 
 # A statement the cell would take this long to answer; the timeout is 1 s.
 NEVER = 60
-Cell = test_connections.Cell
 
 
 
@@ -44,7 +43,8 @@ class QueryTimeoutMixin:
         url = self.useFixture(database_fixture.EmptyDatabase(
             self.BACKEND, name='slow')).url
         self.ctxt = context.get_admin_context()
-        context.set_target_cell(self.ctxt, Cell('slow-cell', url))
+        context.set_target_cell(self.ctxt, cells_fixture.FakeCell(
+            uuid='slow-cell', database_connection=url))
 
     def run_in_cell(self, statement):
         manager = db_api.get_context_manager(self.ctxt)
@@ -89,7 +89,8 @@ class TestSQLiteLockedDatabase(base.TestCase):
         self.url = self.useFixture(database_fixture.SchemaDatabase(
             database_fixture.MAIN, name='locked')).url
         self.ctxt = context.get_admin_context()
-        context.set_target_cell(self.ctxt, Cell('locked-cell', self.url))
+        context.set_target_cell(self.ctxt, cells_fixture.FakeCell(
+            uuid='locked-cell', database_connection=self.url))
 
     def test_write_to_a_locked_database_ends_naming_the_cell(self):
         holder = sqlite3.connect(sa.engine.make_url(self.url).database,

@@ -16,9 +16,9 @@ from nova_cells import connections
 from nova_cells import context
 from nova_cells import exception
 from nova_cells.db.sqlalchemy import api as db_api
-from nova_cells.tests import base
 from nova_cells.tests.fixtures import backends
-from nova_cells.tests.functional.db.test_routing import Cell
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import cells as cells_fixture
 
 CELLS = 8
 THREADS = 4
@@ -78,7 +78,8 @@ class BudgetTestCase(base.DatabaseTestCase):
         super().setUp()
         self.cells = []
         for index, url in enumerate(self.cell_database_urls(CELLS)):
-            cell = Cell('cell%d' % index, url)
+            cell = cells_fixture.FakeCell(name='cell%d' % index,
+                                          database_connection=url)
             with context.target_cell(self.context, cell) as cctxt:
                 cell.instance = db_api.instance_create(
                     cctxt, {'host': cell.name}).uuid

@@ -21,7 +21,7 @@ from nova_cells import exception
 from nova_cells import objects
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import models
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 
 
 class Rollback(Exception):

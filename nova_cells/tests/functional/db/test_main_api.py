@@ -14,7 +14,7 @@ from nova_cells import exception
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import models
 from nova_cells.db.sqlalchemy import pagination
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 
 
 def count_rows(url: str, table) -> int:

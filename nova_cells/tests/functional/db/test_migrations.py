@@ -2,7 +2,7 @@
 
 Each line's own tests, run on SQLite, MySQL and PostgreSQL, are in
 test_api_migrations.py and test_main_migrations.py (the shared suite is
-migration_suite.py).
+fixtures/migration_suite.py).
 """
 
 import os
@@ -13,8 +13,8 @@ from nova_cells import connections
 from nova_cells import exception
 from nova_cells.db import legacy
 from nova_cells.db import migration
-from nova_cells.tests import base
-from nova_cells.tests.functional.db import migration_suite as suite
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import migration_suite as suite
 
 
 class TestMigrationLines(base.TestCase):

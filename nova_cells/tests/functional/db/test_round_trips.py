@@ -19,7 +19,7 @@ from nova_cells import exception
 from nova_cells import objects
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import pagination
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import wire
 
 

@@ -6,33 +6,23 @@ a plain SQLAlchemy engine, never through the code under test.
 """
 
 import collections
-import dataclasses
 import random
 import sys
 import threading
 import time
 
 import sqlalchemy as sa
-from oslo_utils import uuidutils
+from oslo_db import exception as db_exception
 
 from nova_cells import connections
 from nova_cells import context
 from nova_cells import exception
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import models
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import cells as cells_fixture
 
 INSTANCES = models.Instance.__table__
-
-
-@dataclasses.dataclass
-class Cell:
-    """Anything with these three attributes can be targeted."""
-
-    name: str
-    database_connection: str
-    uuid: str = dataclasses.field(default_factory=uuidutils.generate_uuid)
-    transport_url: str = 'none:///'
 
 
 def read_instances(url: str) -> dict[str, dict]:
@@ -52,7 +42,9 @@ class RoutingTestCase(base.DatabaseTestCase):
 
     def setUp(self):
         super().setUp()
-        self.cells = [Cell('cell%d' % index, url) for index, url in
+        self.cells = [cells_fixture.FakeCell(name='cell%d' % index,
+                                             database_connection=url)
+                      for index, url in
                       enumerate(self.cell_database_urls(self.CELLS))]
         self.local_url = self.database.main.url
 
@@ -141,7 +133,8 @@ class TestRouting(RoutingTestCase):
 
     def test_changed_url_reroutes_the_next_call(self):
         old_url, new_url = (cell.database_connection for cell in self.cells)
-        cell = Cell('moving', old_url)
+        cell = cells_fixture.FakeCell(name='moving',
+                                      database_connection=old_url)
         with context.target_cell(self.context, cell) as before:
             first = db_api.instance_create(before, {'host': 'old'})
         old_key = before.db_connection
@@ -266,3 +259,52 @@ class TestConcurrentRoutingMySQL(base.MySQLMixin, TestConcurrentRouting):
 class TestConcurrentRoutingPostgreSQL(base.PostgreSQLMixin,
                                       TestConcurrentRouting):
     pass
+
+
+class TestNestedWrite(RoutingTestCase):
+    """SQLite allows one writer per file: a targeted write nested inside a
+    write transaction on the same SQLite cell fails at once, naming the
+    reason, instead of waiting the whole busy timeout for its own thread."""
+
+    CELLS = 1
+
+    def test_nested_write_on_the_same_cell_fails_at_once(self):
+        cell = self.cells[0]
+        with context.target_cell(self.context, cell) as outer:
+            with db_api.get_context_manager(outer).writer.using(outer):
+                kept = db_api.instance_create(outer, {'project_id': 'p'})
+                with context.target_cell(self.context, cell) as inner:
+                    # oslo.db wraps what a statement hook raises.
+                    error = self.assertRaises(
+                        db_exception.DBError, db_api.instance_create,
+                        inner, {'project_id': 'p'})
+        self.assertIsInstance(error.inner_exception,
+                              exception.SQLiteNestedWrite)
+        self.assertIn('SQLite allows one writer', str(error))
+        # The outer transaction went on and committed; the file is free.
+        self.assertEqual(['cell0'], self.where_is(kept.uuid))
+        with context.target_cell(self.context, cell) as again:
+            later = db_api.instance_create(again, {'project_id': 'p'})
+        self.assertEqual(['cell0'], self.where_is(later.uuid))
+
+    def test_writers_in_other_threads_still_queue(self):
+        """Only the same thread's nested writer is refused: another
+        thread waits for the lock, as SQLite intends."""
+        cell = self.cells[0]
+        started, results = threading.Event(), []
+
+        def other_thread():
+            started.set()
+            with context.target_cell(self.context, cell) as cctxt:
+                results.append(db_api.instance_create(
+                    cctxt, {'project_id': 'p'}).uuid)
+
+        with context.target_cell(self.context, cell) as outer:
+            with db_api.get_context_manager(outer).writer.using(outer):
+                db_api.instance_create(outer, {'project_id': 'p'})
+                thread = threading.Thread(target=other_thread)
+                thread.start()
+                started.wait()
+        thread.join(60)
+        self.assertEqual(1, len(results))
+        self.assertEqual(['cell0'], self.where_is(results[0]))

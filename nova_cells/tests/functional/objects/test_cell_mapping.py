@@ -5,14 +5,14 @@ from oslo_utils import uuidutils
 from nova_cells import exception
 from nova_cells import objects
 from nova_cells.db.sqlalchemy import api_models
-from nova_cells.tests import base
-from nova_cells.tests.functional.objects import helpers
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import mappings
 
 
-class TestCellMapping(helpers.ClassDatabaseTestCase):
+class TestCellMapping(mappings.ClassDatabaseTestCase):
 
     def test_create_and_get_by_uuid(self):
-        created = helpers.create_cell(self.context, disabled=True)
+        created = mappings.create_cell(self.context, disabled=True)
         self.assertIsNotNone(created.id)
         self.assertTrue(uuidutils.is_uuid_like(created.uuid))
         self.assertEqual(set(), created.obj_what_changed())
@@ -24,7 +24,7 @@ class TestCellMapping(helpers.ClassDatabaseTestCase):
         self.assertIs(self.context, found._context)
 
     def test_create_keeps_a_given_uuid_and_defaults(self):
-        cell = helpers.create_cell(self.context, uuid=objects.CELL0_UUID)
+        cell = mappings.create_cell(self.context, uuid=objects.CELL0_UUID)
         self.assertTrue(cell.is_cell0())
         self.assertFalse(cell.disabled)
 
@@ -36,29 +36,29 @@ class TestCellMapping(helpers.ClassDatabaseTestCase):
         self.assertIn(unknown, str(error))
 
     def test_duplicate_uuid_is_refused_and_nothing_changes(self):
-        first = helpers.create_cell(self.context, name='first')
+        first = mappings.create_cell(self.context, name='first')
         second = objects.CellMapping(
             self.context, uuid=first.uuid, name='second',
             transport_url='none:///', database_connection='sqlite://')
         error = self.assertRaises(exception.CellMappingExists, second.create)
         self.assertIn(first.uuid, str(error))
-        self.assertEqual(1, helpers.count_rows(api_models.CellMapping))
+        self.assertEqual(1, mappings.count_rows(api_models.CellMapping))
         self.assertEqual('first', objects.CellMapping.get_by_uuid(
             self.context, first.uuid).name)
 
     def test_create_twice_is_refused(self):
-        cell = helpers.create_cell(self.context)
+        cell = mappings.create_cell(self.context)
         self.assertRaises(exception.ObjectActionError, cell.create)
-        self.assertEqual(1, helpers.count_rows(api_models.CellMapping))
+        self.assertEqual(1, mappings.count_rows(api_models.CellMapping))
 
     def test_create_without_urls_touches_nothing(self):
         cell = objects.CellMapping(self.context, name='half')
         error = self.assertRaises(exception.ObjectActionError, cell.create)
         self.assertIn('transport_url', str(error))
-        self.assertEqual(0, helpers.count_rows(api_models.CellMapping))
+        self.assertEqual(0, mappings.count_rows(api_models.CellMapping))
 
     def test_save(self):
-        cell = helpers.create_cell(self.context)
+        cell = mappings.create_cell(self.context)
         cell.name = 'renamed'
         cell.disabled = True
         cell.database_connection = 'sqlite:////tmp/elsewhere.db'
@@ -71,34 +71,34 @@ class TestCellMapping(helpers.ClassDatabaseTestCase):
                           found.database_connection))
 
     def test_save_after_delete(self):
-        cell = helpers.create_cell(self.context)
+        cell = mappings.create_cell(self.context)
         objects.CellMapping.get_by_uuid(self.context, cell.uuid).destroy()
         cell.name = 'late'
         self.assertRaises(exception.CellMappingNotFound, cell.save)
 
     def test_save_to_a_taken_uuid(self):
-        first = helpers.create_cell(self.context, name='first')
-        second = helpers.create_cell(self.context, name='second')
+        first = mappings.create_cell(self.context, name='first')
+        second = mappings.create_cell(self.context, name='second')
         second.uuid = first.uuid
         self.assertRaises(exception.CellMappingExists, second.save)
-        self.assertEqual(2, helpers.count_rows(api_models.CellMapping))
+        self.assertEqual(2, mappings.count_rows(api_models.CellMapping))
 
     def test_save_keeps_templates(self):
         self.flags(transport_url='rabbit://nova:S3cret@mq1:5672/')
         template = '{scheme}://{username}:{password}@{hostname}:{port}/c1'
-        cell = helpers.create_cell(self.context, transport_url=template)
+        cell = mappings.create_cell(self.context, transport_url=template)
         self.assertEqual('rabbit://nova:S3cret@mq1:5672/c1',
                          cell.transport_url)
         cell.name = 'renamed'
         cell.transport_url = cell.transport_url  # assigned back, filled
         cell.save()
-        stored = helpers.count_rows(api_models.CellMapping,
+        stored = mappings.count_rows(api_models.CellMapping,
                             api_models.CellMapping.transport_url == template)
         self.assertEqual(1, stored)
 
     def test_unfillable_template_still_lists(self):
         template = '{scheme}://{username}:{password}@{hostname}/c1'
-        helpers.create_cell(self.context, transport_url=template)
+        mappings.create_cell(self.context, transport_url=template)
         self.flags(transport_url='rabbit://mq1/')
         cells = objects.CellMappingList.get_all(self.context)
         self.assertEqual([template], [c.transport_url for c in cells])
@@ -106,29 +106,29 @@ class TestCellMapping(helpers.ClassDatabaseTestCase):
             'transport_url'])
 
     def test_destroy(self):
-        cell = helpers.create_cell(self.context)
+        cell = mappings.create_cell(self.context)
         cell.destroy()
-        self.assertEqual(0, helpers.count_rows(api_models.CellMapping))
+        self.assertEqual(0, mappings.count_rows(api_models.CellMapping))
         self.assertRaises(exception.CellMappingNotFound, cell.destroy)
 
     def test_destroy_by_uuid_only(self):
-        cell = helpers.create_cell(self.context)
+        cell = mappings.create_cell(self.context)
         objects.CellMapping(self.context, uuid=cell.uuid).destroy()
-        self.assertEqual(0, helpers.count_rows(api_models.CellMapping))
+        self.assertEqual(0, mappings.count_rows(api_models.CellMapping))
 
     def test_destroy_in_use_is_refused(self):
-        cell = helpers.create_cell(self.context)
-        helpers.create_instance_mapping(self.context, cell)
+        cell = mappings.create_cell(self.context)
+        mappings.create_instance_mapping(self.context, cell)
         self.assertRaises(exception.CellMappingInUse, cell.destroy)
-        self.assertEqual(1, helpers.count_rows(api_models.CellMapping))
+        self.assertEqual(1, mappings.count_rows(api_models.CellMapping))
 
 
-class TestCellMappingList(helpers.ClassDatabaseTestCase):
+class TestCellMappingList(mappings.ClassDatabaseTestCase):
 
     def test_get_all_is_ordered_by_id(self):
         names = ['c', 'a', 'b']
         for name in names:
-            helpers.create_cell(self.context, name=name)
+            mappings.create_cell(self.context, name=name)
         cells = objects.CellMappingList.get_all(self.context)
         self.assertEqual(names, [cell.name for cell in cells])
         self.assertEqual(sorted(cell.id for cell in cells),
@@ -139,9 +139,9 @@ class TestCellMappingList(helpers.ClassDatabaseTestCase):
             self.context)))
 
     def test_get_by_disabled(self):
-        helpers.create_cell(self.context, name='on1')
-        helpers.create_cell(self.context, name='off', disabled=True)
-        helpers.create_cell(self.context, name='on2')
+        mappings.create_cell(self.context, name='on1')
+        mappings.create_cell(self.context, name='off', disabled=True)
+        mappings.create_cell(self.context, name='on2')
         list_ = objects.CellMappingList
         self.assertEqual(['off'], [c.name for c in list_.get_by_disabled(
             self.context, disabled=True)])
@@ -150,13 +150,13 @@ class TestCellMappingList(helpers.ClassDatabaseTestCase):
                                                   disabled=False)])
 
     def test_get_by_project_id_lists_each_cell_once(self):
-        cell1 = helpers.create_cell(self.context, name='cell1')
-        cell2 = helpers.create_cell(self.context, name='cell2')
-        helpers.create_cell(self.context, name='other')
+        cell1 = mappings.create_cell(self.context, name='cell1')
+        cell2 = mappings.create_cell(self.context, name='cell2')
+        mappings.create_cell(self.context, name='other')
         for cell, project_id in ((cell2, 'p1'), (cell1, 'p1'),
                                  (cell2, 'p1'), (None, 'p1'),
                                  (cell1, 'p2')):
-            helpers.create_instance_mapping(self.context, cell, project_id)
+            mappings.create_instance_mapping(self.context, cell, project_id)
         cells = objects.CellMappingList.get_by_project_id(self.context, 'p1')
         self.assertEqual(['cell1', 'cell2'], [c.name for c in cells])
         self.assertEqual([], list(objects.CellMappingList.get_by_project_id(

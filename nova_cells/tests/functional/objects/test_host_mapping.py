@@ -3,18 +3,18 @@
 from nova_cells import exception
 from nova_cells import objects
 from nova_cells.db.sqlalchemy import api_models
-from nova_cells.tests import base
-from nova_cells.tests.functional.objects import helpers
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import mappings
 
 HM = api_models.HostMapping
 
 
-class TestHostMapping(helpers.ClassDatabaseTestCase):
+class TestHostMapping(mappings.ClassDatabaseTestCase):
 
     def setUp(self):
         super().setUp()
-        self.cell1 = helpers.create_cell(self.context, name='cell1')
-        self.cell2 = helpers.create_cell(self.context, name='cell2')
+        self.cell1 = mappings.create_cell(self.context, name='cell1')
+        self.cell2 = mappings.create_cell(self.context, name='cell2')
 
     def map_host(self, host, cell):
         mapping = objects.HostMapping(self.context, host=host,
@@ -26,7 +26,7 @@ class TestHostMapping(helpers.ClassDatabaseTestCase):
         created = self.map_host('compute1', self.cell1)
         self.assertIsNotNone(created.id)
         self.assertEqual(set(), created.obj_what_changed())
-        counter = self.useFixture(helpers.SelectCounter())
+        counter = self.useFixture(mappings.SelectCounter())
         found = objects.HostMapping.get_by_host(self.context, 'compute1')
         self.assertEqual(1, counter.count)
         self.assertEqual((created.id, 'compute1'), (found.id, found.host))
@@ -44,7 +44,7 @@ class TestHostMapping(helpers.ClassDatabaseTestCase):
         error = self.assertRaises(exception.HostMappingExists,
                                   self.map_host, 'compute1', self.cell2)
         self.assertIn('compute1', str(error))
-        self.assertEqual(1, helpers.count_rows(HM))
+        self.assertEqual(1, mappings.count_rows(HM))
         self.assertEqual(self.cell1.uuid, objects.HostMapping.get_by_host(
             self.context, 'compute1').cell_mapping.uuid)
 
@@ -54,14 +54,14 @@ class TestHostMapping(helpers.ClassDatabaseTestCase):
         uncreated = objects.CellMapping(self.context, name='new')
         mapping.cell_mapping = uncreated
         self.assertRaises(exception.ObjectActionError, mapping.create)
-        self.assertEqual(0, helpers.count_rows(HM))
+        self.assertEqual(0, mappings.count_rows(HM))
 
     def test_create_in_a_deleted_cell(self):
-        doomed = helpers.create_cell(self.context, name='doomed')
+        doomed = mappings.create_cell(self.context, name='doomed')
         doomed.destroy()
         self.assertRaises(exception.CellMappingNotFound, self.map_host,
                           'compute1', doomed)
-        self.assertEqual(0, helpers.count_rows(HM))
+        self.assertEqual(0, mappings.count_rows(HM))
 
     def test_save_moves_the_host(self):
         mapping = self.map_host('compute1', self.cell1)
@@ -88,7 +88,7 @@ class TestHostMapping(helpers.ClassDatabaseTestCase):
     def test_destroy(self):
         mapping = self.map_host('compute1', self.cell1)
         mapping.destroy()
-        self.assertEqual(0, helpers.count_rows(HM))
+        self.assertEqual(0, mappings.count_rows(HM))
         self.assertRaises(exception.HostMappingNotFound, mapping.destroy)
 
     def test_lists(self):

@@ -6,20 +6,20 @@ from oslo_utils import uuidutils
 from nova_cells import exception
 from nova_cells import objects
 from nova_cells.db.sqlalchemy import api_models
-from nova_cells.tests import base
-from nova_cells.tests.functional.objects import helpers
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import mappings
 
 IM = api_models.InstanceMapping
 
 
-class TestInstanceMapping(helpers.ClassDatabaseTestCase):
+class TestInstanceMapping(mappings.ClassDatabaseTestCase):
 
     def setUp(self):
         super().setUp()
-        self.cell = helpers.create_cell(self.context)
+        self.cell = mappings.create_cell(self.context)
 
     def test_create_and_get_with_its_cell(self):
-        created = helpers.create_instance_mapping(self.context, self.cell,
+        created = mappings.create_instance_mapping(self.context, self.cell,
                                           user_id='u1')
         self.assertFalse(created.queued_for_delete)
         self.assertEqual(set(), created.obj_what_changed())
@@ -32,15 +32,15 @@ class TestInstanceMapping(helpers.ClassDatabaseTestCase):
                          found.cell_mapping.obj_to_primitive())
 
     def test_get_loads_the_cell_in_the_same_query(self):
-        mapping = helpers.create_instance_mapping(self.context, self.cell)
-        counter = self.useFixture(helpers.SelectCounter())
+        mapping = mappings.create_instance_mapping(self.context, self.cell)
+        counter = self.useFixture(mappings.SelectCounter())
         found = objects.InstanceMapping.get_by_instance_uuid(
             self.context, mapping.instance_uuid)
         self.assertEqual(self.cell.uuid, found.cell_mapping.uuid)
         self.assertEqual(1, counter.count)
 
     def test_unscheduled_mapping_has_no_cell(self):
-        mapping = helpers.create_instance_mapping(self.context, None)
+        mapping = mappings.create_instance_mapping(self.context, None)
         found = objects.InstanceMapping.get_by_instance_uuid(
             self.context, mapping.instance_uuid)
         self.assertIsNone(found.cell_mapping)
@@ -57,13 +57,13 @@ class TestInstanceMapping(helpers.ClassDatabaseTestCase):
         self.assertIn(unknown, str(error))
 
     def test_duplicate_is_refused_and_nothing_changes(self):
-        first = helpers.create_instance_mapping(self.context, self.cell,
+        first = mappings.create_instance_mapping(self.context, self.cell,
                                         project_id='first')
         again = objects.InstanceMapping(
             self.context, instance_uuid=first.instance_uuid,
             project_id='second', cell_mapping=None)
         self.assertRaises(exception.InstanceMappingExists, again.create)
-        self.assertEqual(1, helpers.count_rows(IM))
+        self.assertEqual(1, mappings.count_rows(IM))
         found = objects.InstanceMapping.get_by_instance_uuid(
             self.context, first.instance_uuid)
         self.assertEqual(('first', self.cell.id),
@@ -76,25 +76,25 @@ class TestInstanceMapping(helpers.ClassDatabaseTestCase):
             self.context, instance_uuid=uuidutils.generate_uuid(),
             project_id='p1', cell_mapping=cell)
         self.assertRaises(exception.ObjectActionError, mapping.create)
-        self.assertEqual(0, helpers.count_rows(IM))
+        self.assertEqual(0, mappings.count_rows(IM))
 
     def test_create_with_a_deleted_cell(self):
-        cell = helpers.create_cell(self.context, name='doomed')
+        cell = mappings.create_cell(self.context, name='doomed')
         cell.destroy()
         mapping = objects.InstanceMapping(
             self.context, instance_uuid=uuidutils.generate_uuid(),
             project_id='p1', cell_mapping=cell)
         self.assertRaises(exception.CellMappingNotFound, mapping.create)
-        self.assertEqual(0, helpers.count_rows(IM))
+        self.assertEqual(0, mappings.count_rows(IM))
 
     def test_create_without_project_touches_nothing(self):
         mapping = objects.InstanceMapping(
             self.context, instance_uuid=uuidutils.generate_uuid())
         self.assertRaises(exception.ObjectActionError, mapping.create)
-        self.assertEqual(0, helpers.count_rows(IM))
+        self.assertEqual(0, mappings.count_rows(IM))
 
     def test_save_maps_moves_and_unmaps(self):
-        mapping = helpers.create_instance_mapping(self.context, None)
+        mapping = mappings.create_instance_mapping(self.context, None)
         mapping.cell_mapping = self.cell
         mapping.user_id = 'u1'
         mapping.save()
@@ -102,7 +102,7 @@ class TestInstanceMapping(helpers.ClassDatabaseTestCase):
             self.context, mapping.instance_uuid)
         self.assertEqual((self.cell.uuid, 'u1'),
                          (found.cell_mapping.uuid, found.user_id))
-        other = helpers.create_cell(self.context, name='other')
+        other = mappings.create_cell(self.context, name='other')
         found.cell_mapping = other
         found.save()
         self.assertEqual(other.uuid, found.cell_mapping.uuid)
@@ -115,35 +115,35 @@ class TestInstanceMapping(helpers.ClassDatabaseTestCase):
         self.assertTrue(again.queued_for_delete)
 
     def test_save_after_delete(self):
-        mapping = helpers.create_instance_mapping(self.context, self.cell)
+        mapping = mappings.create_instance_mapping(self.context, self.cell)
         objects.InstanceMapping(
             self.context, instance_uuid=mapping.instance_uuid).destroy()
         mapping.project_id = 'late'
         self.assertRaises(exception.InstanceMappingNotFound, mapping.save)
 
     def test_destroy(self):
-        mapping = helpers.create_instance_mapping(self.context, self.cell)
+        mapping = mappings.create_instance_mapping(self.context, self.cell)
         mapping.destroy()
-        self.assertEqual(0, helpers.count_rows(IM))
+        self.assertEqual(0, mappings.count_rows(IM))
         self.assertRaises(exception.InstanceMappingNotFound,
                           mapping.destroy)
 
     def test_null_queued_for_delete_reads_as_false(self):
-        mapping = helpers.create_instance_mapping(self.context, self.cell)
-        helpers.set_null_queued_for_delete([mapping.instance_uuid])
+        mapping = mappings.create_instance_mapping(self.context, self.cell)
+        mappings.set_null_queued_for_delete([mapping.instance_uuid])
         self.assertFalse(objects.InstanceMapping.get_by_instance_uuid(
             self.context, mapping.instance_uuid).queued_for_delete)
 
 
-class TestInstanceMappingList(helpers.ClassDatabaseTestCase):
+class TestInstanceMappingList(mappings.ClassDatabaseTestCase):
 
     def setUp(self):
         super().setUp()
-        self.cell1 = helpers.create_cell(self.context, name='cell1')
-        self.cell2 = helpers.create_cell(self.context, name='cell2')
+        self.cell1 = mappings.create_cell(self.context, name='cell1')
+        self.cell2 = mappings.create_cell(self.context, name='cell2')
 
     def make(self, cell, project_id='p1', **values):
-        return helpers.create_instance_mapping(self.context, cell,
+        return mappings.create_instance_mapping(self.context, cell,
                                        project_id=project_id, **values)
 
     def uuids(self, mappings):
@@ -189,7 +189,7 @@ class TestInstanceMappingList(helpers.ClassDatabaseTestCase):
         deleted = objects.InstanceMappingList.destroy_bulk(
             self.context, self.uuids(doomed) + [uuidutils.generate_uuid()])
         self.assertEqual(3, deleted)
-        self.assertEqual(1, helpers.count_rows(IM))
+        self.assertEqual(1, mappings.count_rows(IM))
         self.assertEqual(kept.id, objects.InstanceMapping.get_by_instance_uuid(
             self.context, kept.instance_uuid).id)
         self.assertEqual(0, objects.InstanceMappingList.destroy_bulk(
@@ -199,7 +199,7 @@ class TestInstanceMappingList(helpers.ClassDatabaseTestCase):
         live = [self.make(self.cell1), self.make(self.cell1),
                 self.make(self.cell1)]
         # The third was never migrated: NULL counts as not queued.
-        helpers.set_null_queued_for_delete([live[2].instance_uuid])
+        mappings.set_null_queued_for_delete([live[2].instance_uuid])
         self.make(self.cell1, queued_for_delete=True)
         self.make(self.cell2)
         other_project = self.make(self.cell1, project_id='p2')
@@ -220,7 +220,7 @@ class TestInstanceMappingList(helpers.ClassDatabaseTestCase):
         self.make(None, user_id='u2')
         self.make(self.cell1, user_id='u1', queued_for_delete=True)
         unknown = self.make(self.cell1, user_id='u1')
-        helpers.set_null_queued_for_delete([unknown.instance_uuid])
+        mappings.set_null_queued_for_delete([unknown.instance_uuid])
         self.make(self.cell1, project_id='p2', user_id='u1')
         counts = objects.InstanceMappingList.get_counts
         self.assertEqual({'project': {'instances': 3},

@@ -14,8 +14,8 @@ from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.db.sqlalchemy import mapping_generation
 from nova_cells.objects import instance_mapping as instance_mapping_obj
-from nova_cells.tests import base
-from nova_cells.tests.functional.objects import helpers
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import mappings
 
 
 def _generation():
@@ -32,13 +32,13 @@ class TestMappingCache(base.DatabaseTestCase):
         self.flags(group='cells', mapping_cache=True)
         mapping_cache.CACHE.reset()
         url_a, url_b = self.cell_database_urls(2)
-        self.cell_a = helpers.create_cell(self.context, 'a',
+        self.cell_a = mappings.create_cell(self.context, 'a',
                                           database_connection=url_a,
                                           transport_url='none:///')
-        self.cell_b = helpers.create_cell(self.context, 'b',
+        self.cell_b = mappings.create_cell(self.context, 'b',
                                           database_connection=url_b,
                                           transport_url='none:///')
-        self.selects = self.useFixture(helpers.SelectCounter())
+        self.selects = self.useFixture(mappings.SelectCounter())
 
     def _instance_in(self, cell, host='h1'):
         with cell.target(self.context) as cctxt:

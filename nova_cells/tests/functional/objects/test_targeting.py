@@ -9,8 +9,8 @@ from nova_cells import objects
 from nova_cells import urls
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import models
-from nova_cells.tests import base
-from nova_cells.tests.functional.objects import helpers
+from nova_cells.tests.fixtures import base
+from nova_cells.tests.fixtures import mappings
 
 # Local transport URL with two hosts and passwords that need care.
 LOCAL_TRANSPORT = ('rabbit://nova:p@ss:w/o%25rd@mq1:5672,'
@@ -62,13 +62,13 @@ def database_template(cell_url: str, local_url: str) -> str:
     return template
 
 
-class TestTargeting(helpers.ClassDatabaseTestCase):
+class TestTargeting(mappings.ClassDatabaseTestCase):
 
     def setUp(self):
         super().setUp()
         self.urls = self.cell_database_urls(2)
         self.cells = [
-            helpers.create_cell(self.context, name='cell%d' % index,
+            mappings.create_cell(self.context, name='cell%d' % index,
                                 database_connection=url,
                                 transport_url='none:///')
             for index, url in enumerate(self.urls)]
@@ -103,7 +103,7 @@ class TestTargeting(helpers.ClassDatabaseTestCase):
     def test_instance_mapping_target(self):
         uuids = []
         for cell in self.cells:
-            mapping = helpers.create_instance_mapping(self.context, cell)
+            mapping = mappings.create_instance_mapping(self.context, cell)
             found = objects.InstanceMapping.get_by_instance_uuid(
                 self.context, mapping.instance_uuid)
             with found.target(self.context) as cell_context:
@@ -116,7 +116,7 @@ class TestTargeting(helpers.ClassDatabaseTestCase):
         self.flags(transport_url=LOCAL_TRANSPORT)
         template = database_template(self.urls[0], self.database.main.url)
         self.assertIn('{scheme}', template)
-        cell = helpers.create_cell(
+        cell = mappings.create_cell(
             self.context, name='templated', database_connection=template,
             transport_url=TRANSPORT_TEMPLATE)
         found = objects.CellMapping.get_by_uuid(self.context, cell.uuid)
@@ -131,7 +131,7 @@ class TestTargeting(helpers.ClassDatabaseTestCase):
 
     def test_unfillable_template_refuses_to_route(self):
         template = '{scheme}://{username}:{password}@{hostname}/cell_vhost'
-        cell = helpers.create_cell(self.context, name='broken',
+        cell = mappings.create_cell(self.context, name='broken',
                                    transport_url=template)
         self.flags(transport_url='rabbit://mq1:5672/')
         found = objects.CellMapping.get_by_uuid(self.context, cell.uuid)
@@ -143,7 +143,7 @@ class TestTargeting(helpers.ClassDatabaseTestCase):
                                   found.target, self.context)
         self.assertIn('{username}', str(error))
         self.assertIn('{password}', str(error))
-        mapping = helpers.create_instance_mapping(self.context, found)
+        mapping = mappings.create_instance_mapping(self.context, found)
         self.assertRaises(
             exception.CellURLTemplateError,
             objects.InstanceMapping.get_by_instance_uuid(

@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 from nova_cells.db import migration
-from nova_cells.tests.functional.with_nova import base
+from nova_cells.tests.fixtures import nova as nova_fixture
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
 PAGE = REPO / 'doc' / 'source' / 'developer' / 'nova-fork.rst'
@@ -45,7 +45,7 @@ def _our_script(name: str) -> str:
     return os.path.join(os.path.dirname(sys.executable), name)
 
 
-class TestForkGuide(base.NovaTestCase):
+class TestForkGuide(nova_fixture.NovaTestCase):
 
     def _run(self, kind: str, text: str) -> subprocess.CompletedProcess:
         text = text.replace(CONFIG, self.nova_conf)

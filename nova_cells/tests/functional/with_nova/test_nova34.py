@@ -1,7 +1,7 @@
 """nova_cells against real Nova 34, each Nova step in a subprocess.
 
-Nova runs from its own virtualenv (:mod:`.novaenv`), never in this
-process: both projects register objects in the ``nova`` namespace. Each
+Nova runs from its own virtualenv (``tests/fixtures/novaenv.py``), never in
+this process: both projects register objects in the ``nova`` namespace. Each
 test checks one promise to a Nova fork: Nova reads the API database this
 project made; mapping primitives cross in both directions at every version
 both know; instances this project writes in a cell database Nova made are
@@ -18,9 +18,9 @@ from nova_cells import objects
 from nova_cells.db import migration
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.objects import base as objects_base
-from nova_cells.tests.functional.db import migration_suite
-from nova_cells.tests.functional.db import schema_snapshot as schema
-from nova_cells.tests.functional.with_nova import base
+from nova_cells.tests.fixtures import migration_suite
+from nova_cells.tests.fixtures import nova as nova_fixture
+from nova_cells.tests.fixtures import schema_snapshot as schema
 from nova_cells.tests.functional.with_nova.nova_side import objectdata
 
 CELL0 = objects.CELL0_UUID
@@ -31,7 +31,7 @@ INSTANCE_B = 'b0000000-0000-4000-8000-00000000000b'
 INSTANCE_C = 'c0000000-0000-4000-8000-00000000000c'
 
 
-class TestNovaReadsOurAPIDatabase(base.NovaTestCase):
+class TestNovaReadsOurAPIDatabase(nova_fixture.NovaTestCase):
 
     def test_cells_instance_and_host_mappings_and_list_queries(self):
         migration.db_sync(database=migration.API)
@@ -138,7 +138,7 @@ def _fields_at(name: str, version: str) -> dict:
     return objectdata.described(hydrated)
 
 
-class TestPrimitives(base.NovaTestCase):
+class TestPrimitives(nova_fixture.NovaTestCase):
     """Every mapping object and list, at every version both sides know."""
 
     def test_primitives_deserialize_both_ways(self):
@@ -181,7 +181,7 @@ class TestPrimitives(base.NovaTestCase):
                                  '%s %s from Nova' % (name, version))
 
 
-class TestInstancesInNovasCellDatabase(base.NovaTestCase):
+class TestInstancesInNovasCellDatabase(nova_fixture.NovaTestCase):
     """This project's DB API on a cell database Nova made."""
 
     def test_write_update_soft_delete_and_read_back(self):
@@ -246,7 +246,7 @@ class TestInstancesInNovasCellDatabase(base.NovaTestCase):
                        db_api.instance_get_all_by_filters(cctxt)))
 
 
-class TestAdoption(base.NovaTestCase):
+class TestAdoption(nova_fixture.NovaTestCase):
     """Databases Nova's alembic lines made, adopted; Nova still migrates
     them afterwards, and both read the same rows."""
 
@@ -262,9 +262,10 @@ class TestAdoption(base.NovaTestCase):
         cell1_url = self.sqlite_url('cell1')
         cell1_conf = self.write_nova_conf('cell1.conf', cell1_url)
         # Nova at an older revision of each line, cells mapped by Nova.
-        self.nova_manage('api_db', 'sync', base.NOVA_API_FIRST)
-        self.nova_manage('db', 'sync', base.NOVA_MAIN_FIRST)
-        self.nova_manage('db', 'sync', base.NOVA_MAIN_FIRST, conf=cell1_conf)
+        self.nova_manage('api_db', 'sync', nova_fixture.NOVA_API_FIRST)
+        self.nova_manage('db', 'sync', nova_fixture.NOVA_MAIN_FIRST)
+        self.nova_manage('db', 'sync', nova_fixture.NOVA_MAIN_FIRST,
+                         conf=cell1_conf)
         self.nova_manage('cell_v2', 'map_cell0',
                          '--database_connection', self.main_url)
         self.nova_manage('cell_v2', 'create_cell', '--name', 'cell1',
@@ -287,16 +288,16 @@ class TestAdoption(base.NovaTestCase):
                     self, before[url], after, line)
         self.assertEqual(migration.head(migration.API),
                          migration.db_version(migration.API))
-        self.assertEqual([base.NOVA_API_FIRST],
+        self.assertEqual([nova_fixture.NOVA_API_FIRST],
                          self._nova_revision(self.api_url))
 
         # Nova migrates on, to its head, on the adopted databases.
         self.nova_manage('api_db', 'sync')
         self.nova_manage('db', 'sync')
         self.nova_manage('db', 'sync', conf=cell1_conf)
-        self.assertEqual([base.NOVA_API_HEAD],
+        self.assertEqual([nova_fixture.NOVA_API_HEAD],
                          self._nova_revision(self.api_url))
-        self.assertEqual([base.NOVA_MAIN_HEAD],
+        self.assertEqual([nova_fixture.NOVA_MAIN_HEAD],
                          self._nova_revision(cell1_url))
         # ... and nova_cells' sync after Nova's changes nothing.
         adopted = {url: schema.snapshot(url)

@@ -2,7 +2,7 @@
 
 from nova_cells.cmd import cell_v2
 from nova_cells.cmd import common
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 
 
 class TestTable(base.TestCase):

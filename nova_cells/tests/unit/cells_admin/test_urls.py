@@ -2,7 +2,7 @@
 
 from nova_cells import exception
 from nova_cells import urls
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 
 
 class TestCell0DefaultConnection(base.TestCase):

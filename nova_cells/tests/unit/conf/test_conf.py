@@ -6,7 +6,7 @@ import sys
 
 from nova_cells.conf import database as database_conf
 from nova_cells.conf import opts
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 
 
 class TestDatabaseGroups(base.TestCase):

@@ -10,7 +10,7 @@ from oslo_versionedobjects import fixture as ovo_fixture
 
 from nova_cells import objects
 from nova_cells.objects import base
-from nova_cells.tests import base as test_base
+from nova_cells.tests.fixtures import base as test_base
 
 CELL_UUID = '5b1f6d0e-9a42-4c5e-8f0e-2a4f3b1c9d11'
 INSTANCE_UUID = 'a3c2b1d0-7e6f-4a5b-9c8d-1e2f3a4b5c6d'

@@ -12,7 +12,7 @@ from nova_cells import context as nova_context
 from nova_cells import exception
 from nova_cells import objects
 from nova_cells import urls
-from nova_cells.tests import base
+from nova_cells.tests.fixtures import base
 from nova_cells.urls import templates
 
 IDENTITY = '{scheme}://{username}:{password}@{hostname}:{port}/{path}'
