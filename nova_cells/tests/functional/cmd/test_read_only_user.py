@@ -10,10 +10,9 @@ from nova_cells.cells_admin import instances as instances_admin
 from nova_cells.db import migration
 from nova_cells.db.sqlalchemy import api_models
 from nova_cells.tests.fixtures import backends
+from nova_cells.tests.fixtures import builders
+from nova_cells.tests.fixtures import cli
 from nova_cells.tests.fixtures import database as database_fixture
-from nova_cells.tests.functional.cells_admin import helpers
-from nova_cells.tests.functional.cmd import cell_v2_base
-from nova_cells.tests.functional.cmd import test_cell_v2
 
 MAPPED_HOST = 'ro-compute1'
 UNMAPPED_HOST = 'ro-compute2'
@@ -30,20 +29,20 @@ class _ReadOnlyUserTests:
         self.manage('sync', category='api_db')
         # The rest of the deployment is made in-process (as the writable
         # user): the console script's start-up is what these tests pay for.
-        self.local = test_cell_v2.InProcess(self)
+        self.local = cli.InProcess(self)
         ctxt = self.local.context
         cell0_url, cell1_url, self.spare_url = self.cell_urls(3)
         cells_admin.map_cell0(ctxt, cell0_url)
-        self.cell1 = helpers.create_cell(ctxt, cell1_url, 'cell1',
+        self.cell1 = builders.create_cell(ctxt, cell1_url, 'cell1',
                                          'fake://ro@localhost/cell1')
         self.add_compute_node(MAPPED_HOST)
-        self.instance = helpers.add_instances(cell1_url, 1,
+        self.instance = builders.add_instances(cell1_url, 1,
                                               host=MAPPED_HOST)[0]
         hosts_admin.discover_hosts(ctxt)
         instances_admin.map_instances(ctxt, self.cell1.uuid)
         # Left for the writing commands to find: a host and an instance.
         self.add_compute_node(UNMAPPED_HOST)
-        self.unmapped = helpers.add_instances(cell1_url, 1)[0]
+        self.unmapped = builders.add_instances(cell1_url, 1)[0]
         user = self.useFixture(database_fixture.ReadOnlyUser(
             self.BACKEND, self.api_url))
         self.password = user.password
@@ -53,7 +52,7 @@ class _ReadOnlyUserTests:
 
     def add_compute_node(self, host: str) -> None:
         with self.cell1.target(self.local.context) as cctxt:
-            helpers.add_compute_nodes(cctxt, host)
+            builders.add_compute_nodes(cctxt, host)
 
     def stored(self) -> tuple:
         """Every cell and how many host and instance mappings exist."""
@@ -61,8 +60,8 @@ class _ReadOnlyUserTests:
         return ([(cell.uuid, cell.name, cell.transport_url,
                   cell.database_connection)
                  for cell in cells_admin.list_cells(ctxt)],
-                helpers.api_count(ctxt, api_models.HostMapping),
-                helpers.api_count(ctxt, api_models.InstanceMapping))
+                builders.api_count(ctxt, api_models.HostMapping),
+                builders.api_count(ctxt, api_models.InstanceMapping))
 
     def assertQuietAndSecret(self, result) -> None:
         self.assertNotIn('Traceback', result.stdout + result.stderr)
@@ -108,10 +107,10 @@ class _ReadOnlyUserTests:
 
 
 class TestReadOnlyUserOnMySQL(_ReadOnlyUserTests,
-                              cell_v2_base.CellV2TestCase):
+                              cli.CellV2TestCase):
     BACKEND = backends.MYSQL
 
 
 class TestReadOnlyUserOnPostgreSQL(_ReadOnlyUserTests,
-                                   cell_v2_base.CellV2TestCase):
+                                   cli.CellV2TestCase):
     BACKEND = backends.POSTGRESQL
