@@ -78,6 +78,8 @@ class TestRefusedBeforeConnecting(base.TestCase):
 
     def test_percent_in_the_url_is_not_interpolated(self):
         directory = os.path.join(self.directory, '100%% %(here)s %')
+        # Not the state directory: a cell's directory must exist already.
+        os.makedirs(directory)
         self.flags(group='database',
                    connection='sqlite:///%s/main.sqlite' % directory)
         migration.db_sync(database=migration.MAIN)
