@@ -30,8 +30,7 @@ from nova_cells import context as nova_context
 from nova_cells import urls
 from nova_cells.db import cell_engine
 from nova_cells.db import migration
-from nova_cells.db.sqlalchemy import api as db_api
-from nova_cells.db.sqlalchemy import api_models
+from nova_cells.db.sqlalchemy import mapping_admin
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 
 __all__ = [
@@ -181,13 +180,6 @@ def _check_queue(health: '_Finding', url: str, is_cell0: bool,
     health.fields['message_queue'] = OK
 
 
-def _mapped_counts(ctxt, model) -> dict[int, int]:
-    with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
-        rows = s.execute(sa.select(model.cell_id, sa.func.count()).group_by(
-            model.cell_id)).all()
-    return {cell_id: count for cell_id, count in rows}
-
-
 def _cells(ctxt, cell_uuid: str | None) -> Sequence:
     if cell_uuid:
         return [cell_mapping_obj.CellMapping.get_by_uuid(ctxt, cell_uuid)]
@@ -208,16 +200,16 @@ def check_cells(ctxt: nova_context.RequestContext,
         timeout = max(connections.get_registry().conf.cell_database
                       .connect_timeout, 0) + 1.0
     cells = _cells(ctxt, cell_uuid)
-    instances = _mapped_counts(ctxt, api_models.InstanceMapping)
-    hosts = _mapped_counts(ctxt, api_models.HostMapping)
+    counts = mapping_admin.mapping_counts(ctxt)
     deadline = time.monotonic() + timeout
     results = []
     threads = []
     for cell in cells:
+        mapped = counts.get(cell.id, mapping_admin.MappingCounts())
         health = CellHealth(uuid=cell.uuid, name=cell.name,
                             disabled=bool(cell.disabled),
-                            instances=instances.get(cell.id, 0),
-                            hosts=hosts.get(cell.id, 0))
+                            instances=mapped.instance_mappings,
+                            hosts=mapped.hosts)
         results.append(health)
         try:
             targetable = cell.with_urls_filled()

@@ -12,18 +12,15 @@ cells claim the same host.
 
 import dataclasses
 from collections.abc import Callable
-from collections.abc import Iterable
 
 import sqlalchemy as sa
-from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exception
-from oslo_utils import timeutils
 
 from nova_cells import context as nova_context
 from nova_cells import exception
+from nova_cells.cells_admin import retry
 from nova_cells.db.sqlalchemy import api as db_api
-from nova_cells.db.sqlalchemy import api_models
-from nova_cells.db.sqlalchemy import models
+from nova_cells.db.sqlalchemy import mapping_admin
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 from nova_cells.objects import host_mapping as host_mapping_obj
 
@@ -41,8 +38,6 @@ __all__ = [
 ]
 
 COMPUTE_BINARY = 'nova-compute'
-#: Hosts looked up per query (well under every backend's bind limit).
-_LOOKUP_CHUNK = 500
 
 StatusCallback = Callable[[str], None]
 
@@ -76,44 +71,21 @@ class Discovery:
 
 # -- compute node flags (main database) ---------------------------------------
 
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+@retry.on_conflict()
 def set_compute_nodes_unmapped(cctxt: nova_context.RequestContext,
                                host: str | None = None) -> int:
     """Clear ``mapped`` on the targeted cell's compute nodes (of one host),
     so ``discover_hosts`` finds them again; returns rows changed."""
-    table = models.ComputeNode.__table__
-    statement = sa.update(table).where(table.c.mapped != 0).values(
-        mapped=0, updated_at=timeutils.utcnow())
-    if host is not None:
-        statement = statement.where(table.c.host == host)
-    with db_api.get_context_manager(cctxt).writer.using(cctxt) as session:
-        return session.execute(statement).rowcount
+    return db_api.compute_nodes_mark_unmapped(cctxt, host)
 
 
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+@retry.on_conflict()
 def _mark_mapped(cctxt, node_ids: list[int]) -> None:
     # Concurrent runs flag the same rows; a deadlock there is retried.
     db_api.compute_nodes_mark_mapped(cctxt, node_ids)
 
 
-# -- host mapping lookups (API database) --------------------------------------
-
-def _mapped_cells(ctxt, hosts: Iterable[str]) -> dict[str, str]:
-    """{host: uuid of the cell it is mapped to} for the mapped ones."""
-    hosts = list(hosts)
-    found: dict[str, str] = {}
-    statement = sa.select(api_models.HostMapping.host,
-                          api_models.CellMapping.uuid).join(
-        api_models.CellMapping,
-        api_models.CellMapping.id == api_models.HostMapping.cell_id)
-    with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
-        for start in range(0, len(hosts), _LOOKUP_CHUNK):
-            chunk = hosts[start:start + _LOOKUP_CHUNK]
-            for host, cell_uuid in s.execute(statement.where(
-                    api_models.HostMapping.host.in_(chunk))):
-                found[host] = cell_uuid
-    return found
-
+# -- host mappings (API database) ---------------------------------------------
 
 def _map_host(ctxt, host: str, cell) -> str | None:
     """Map ``host`` to ``cell``; None if this call created the mapping,
@@ -124,7 +96,8 @@ def _map_host(ctxt, host: str, cell) -> str | None:
         return None
     except (exception.HostMappingExists, db_exception.DBDuplicateEntry):
         # A concurrent run won: find out which cell it chose.
-        return _mapped_cells(ctxt, [host]).get(host, cell.uuid)
+        return mapping_admin.host_mapping_cells(ctxt, [host]).get(
+            host, cell.uuid)
 
 
 def _discover_in_cell(ctxt, cell, by_service: bool, result: Discovery,
@@ -144,7 +117,7 @@ def _discover_in_cell(ctxt, cell, by_service: bool, result: Discovery,
                     nodes_by_host.setdefault(node.host, []).append(node.id)
             status('Found %d unmapped computes in cell %s.' % (
                 len(nodes_by_host), cell.identity))
-        mapped_cells = _mapped_cells(ctxt, nodes_by_host)
+        mapped_cells = mapping_admin.host_mapping_cells(ctxt, nodes_by_host)
         to_flag: list[int] = []
         for host, node_ids in nodes_by_host.items():
             mapped_cell = mapped_cells.get(host)
@@ -218,18 +191,15 @@ def list_hosts(ctxt: nova_context.RequestContext,
 
     :raises CellMappingNotFound: ``cell_uuid`` names no cell.
     """
-    statement = sa.select(
-        api_models.CellMapping.name, api_models.CellMapping.uuid,
-        api_models.HostMapping.host).join(
-        api_models.CellMapping,
-        api_models.CellMapping.id == api_models.HostMapping.cell_id
-    ).order_by(api_models.HostMapping.host)
     if cell_uuid:
         cell = cell_mapping_obj.CellMapping.get_by_uuid(ctxt, cell_uuid)
-        statement = statement.where(api_models.HostMapping.cell_id ==
-                                    cell.id)
-    with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
-        return [HostRow(*row) for row in s.execute(statement)]
+        mappings = host_mapping_obj.HostMappingList.get_by_cell_id(ctxt,
+                                                                   cell.id)
+    else:
+        mappings = host_mapping_obj.HostMappingList.get_all(ctxt)
+    return sorted((HostRow(mapping.cell_mapping.name,
+                           mapping.cell_mapping.uuid, mapping.host)
+                   for mapping in mappings), key=lambda row: row.host)
 
 
 def delete_host(ctxt: nova_context.RequestContext, cell_uuid: str,

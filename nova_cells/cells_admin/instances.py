@@ -21,15 +21,13 @@ import enum
 import time
 from collections.abc import Callable
 
-import sqlalchemy as sa
 from oslo_db import exception as db_exception
-from oslo_utils import timeutils
 
 from nova_cells import context as nova_context
 from nova_cells import exception
+from nova_cells.cells_admin import retry
 from nova_cells.db.sqlalchemy import api as db_api
-from nova_cells.db.sqlalchemy import api_models
-from nova_cells.db.sqlalchemy import models
+from nova_cells.db.sqlalchemy import mapping_admin
 from nova_cells.objects import cell_mapping as cell_mapping_obj
 from nova_cells.objects import instance_mapping as instance_mapping_obj
 
@@ -48,12 +46,6 @@ __all__ = [
 DEFAULT_BATCH_SIZE = 5000
 #: Seconds between two progress reports of a long run.
 PROGRESS_INTERVAL = 5.0
-#: Attempts at one batch when a concurrent run inserts the same rows.
-_BATCH_ATTEMPTS = 5
-
-_INSTANCES = models.Instance.__table__
-_MAPPINGS = api_models.InstanceMapping.__table__
-_MARKERS = api_models.MapInstancesMarker.__table__
 _SOFT_DELETED = 'soft-delete'
 
 ProgressCallback = Callable[['MapInstancesResult'], None]
@@ -76,84 +68,19 @@ class MapInstancesResult:
     last_instance_id: int | None = None
 
 
-def _read_marker(ctxt, cell_id: int) -> int | None:
-    with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
-        return s.execute(sa.select(_MARKERS.c.last_instance_id).where(
-            _MARKERS.c.cell_id == cell_id)).scalar_one_or_none()
-
-
-def _delete_marker(ctxt, cell_id: int) -> None:
-    with db_api.get_context_manager(ctxt, 'api').writer.using(ctxt) as s:
-        s.execute(sa.delete(_MARKERS).where(_MARKERS.c.cell_id == cell_id))
-
-
-def _read_batch(cctxt, after: int, limit: int) -> list:
-    statement = sa.select(
-        _INSTANCES.c.id, _INSTANCES.c.uuid, _INSTANCES.c.project_id,
-        _INSTANCES.c.user_id, _INSTANCES.c.deleted, _INSTANCES.c.vm_state,
-    ).where(_INSTANCES.c.id > after).order_by(_INSTANCES.c.id).limit(limit)
-    with db_api.get_context_manager(cctxt).reader.using(cctxt) as s:
-        return s.execute(statement).all()
-
-
-def _has_instances_after(cctxt, after: int) -> bool:
-    statement = sa.select(_INSTANCES.c.id).where(
-        _INSTANCES.c.id > after).limit(1)
-    with db_api.get_context_manager(cctxt).reader.using(cctxt) as s:
-        return s.execute(statement).first() is not None
-
-
-def _by_instance_uuid(values: dict) -> str:
-    return values['instance_uuid']
-
-
-def _existing_mappings(session, uuids: list[str]) -> set[str]:
-    return set(session.execute(sa.select(_MAPPINGS.c.instance_uuid).where(
-        _MAPPINGS.c.instance_uuid.in_(uuids))).scalars())
-
-
+@retry.on_conflict(db_exception.DBDuplicateEntry)
 def _write_batch(ctxt, cell_id: int, rows: list) -> tuple[int, int]:
-    """Insert the batch's missing mappings and advance the marker, in one
-    API transaction; returns (mapped, already mapped)."""
-    now = timeutils.utcnow()
-    last_id = rows[-1].id
-    with db_api.get_context_manager(ctxt, 'api').writer.using(ctxt) as s:
-        # The write comes first so SQLite takes its write lock before any
-        # read, instead of upgrading a read lock under a concurrent run.
-        moved = s.execute(sa.update(_MARKERS).where(
-            _MARKERS.c.cell_id == cell_id).values(
-            last_instance_id=last_id, updated_at=now)).rowcount
-        if not moved:
-            s.execute(sa.insert(_MARKERS).values(
-                cell_id=cell_id, last_instance_id=last_id, created_at=now))
-        existing = _existing_mappings(s, [row[1] for row in rows])
-        # Rows unpack as tuples: attribute access per row would cost more
-        # than the insert itself at this volume. Sorted by uuid, the
-        # inserts walk the unique index in order.
-        new = sorted(
-            ({'instance_uuid': uuid, 'cell_id': cell_id,
-              'project_id': project_id, 'user_id': user_id,
-              'queued_for_delete': bool(deleted) or (
-                  vm_state == _SOFT_DELETED),
-              'created_at': now}
-             for _id, uuid, project_id, user_id, deleted, vm_state in rows
-             if uuid not in existing and project_id is not None),
-            key=_by_instance_uuid)
-        if new:
-            s.execute(sa.insert(_MAPPINGS), new)
-    return len(new), len(existing)
-
-
-def _write_batch_retrying(ctxt, cell_id: int, rows: list) -> tuple[int, int]:
-    for attempt in range(1, _BATCH_ATTEMPTS + 1):
-        try:
-            return _write_batch(ctxt, cell_id, rows)
-        except (db_exception.DBDuplicateEntry, db_exception.DBDeadlock):
-            # Another run mapped some of these (or created the marker)
-            # meanwhile; the batch rolled back whole, so redo it.
-            if attempt == _BATCH_ATTEMPTS:
-                raise
-    raise AssertionError('unreachable')
+    """Map the batch and advance the resume point, in one API transaction;
+    returns (mapped, already mapped). A concurrent run that mapped some of
+    these (or created the resume point) meanwhile rolls the batch back
+    whole, so it is redone."""
+    # Rows unpack as tuples: attribute access per row would cost more
+    # than the insert itself at this volume.
+    return mapping_admin.instance_mappings_create_batch(
+        ctxt, cell_id, rows[-1][0],
+        [(uuid, project_id, user_id,
+          bool(deleted) or vm_state == _SOFT_DELETED)
+         for _id, uuid, project_id, user_id, deleted, vm_state in rows])
 
 
 def map_instances(ctxt: nova_context.RequestContext, cell_uuid: str,
@@ -181,8 +108,9 @@ def map_instances(ctxt: nova_context.RequestContext, cell_uuid: str,
     result = MapInstancesResult(cell_uuid=cell.uuid, cell=cell.identity)
     with cell.target(ctxt) as cctxt:
         if reset:
-            _delete_marker(ctxt, cell.id)
-        result.resumed_after = _read_marker(ctxt, cell.id)
+            mapping_admin.map_instances_marker_delete(ctxt, cell.id)
+        result.resumed_after = mapping_admin.map_instances_marker(ctxt,
+                                                                  cell.id)
         after = result.resumed_after or 0
         next_report = time.monotonic() + PROGRESS_INTERVAL
         while True:
@@ -190,13 +118,13 @@ def map_instances(ctxt: nova_context.RequestContext, cell_uuid: str,
             if max_count is not None:
                 limit = min(limit, max_count - result.examined)
                 if limit == 0:
-                    result.more_remaining = _has_instances_after(cctxt,
-                                                                 after)
+                    result.more_remaining = bool(
+                        db_api.instance_rows_after(cctxt, after, 1))
                     break
-            rows = _read_batch(cctxt, after, limit)
+            rows = db_api.instance_rows_after(cctxt, after, limit)
             if not rows:
                 break
-            mapped, existing = _write_batch_retrying(ctxt, cell.id, rows)
+            mapped, existing = _write_batch(ctxt, cell.id, rows)
             after = rows[-1].id
             result.examined += len(rows)
             result.mapped += mapped
@@ -208,7 +136,7 @@ def map_instances(ctxt: nova_context.RequestContext, cell_uuid: str,
                 progress(result)
                 next_report = time.monotonic() + PROGRESS_INTERVAL
     if not result.more_remaining:
-        _delete_marker(ctxt, cell.id)
+        mapping_admin.map_instances_marker_delete(ctxt, cell.id)
     return result
 
 

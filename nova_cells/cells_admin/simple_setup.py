@@ -9,8 +9,6 @@ already uses the local database is reused instead of being created twice
 
 import dataclasses
 
-import sqlalchemy as sa
-
 from nova_cells import context as nova_context
 from nova_cells import urls
 from nova_cells.cells_admin import cells as cells_admin
@@ -18,7 +16,7 @@ from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.cells_admin import instances as instances_admin
 from nova_cells.db import migration
 from nova_cells.db.sqlalchemy import api as db_api
-from nova_cells.db.sqlalchemy import api_models
+from nova_cells.objects import cell_mapping as cell_mapping_obj
 
 __all__ = [
     'CellAndHosts',
@@ -38,17 +36,11 @@ class CellAndHosts:
 
 def _cell_of_local_database(ctxt) -> cells_admin.CellMapping | None:
     local = urls.local_url(urls.DATABASE)
-    with db_api.get_context_manager(ctxt, 'api').reader.using(ctxt) as s:
-        rows = s.execute(sa.select(
-            api_models.CellMapping.uuid,
-            api_models.CellMapping.database_connection).order_by(
-            api_models.CellMapping.id)).all()
-    for uuid, stored in rows:
-        if uuid == cells_admin.CELL0_UUID:
+    for cell in cell_mapping_obj.CellMappingList.get_all(ctxt):
+        if cell.is_cell0():
             continue
-        rendering = urls.render_field(urls.DATABASE, stored)
-        if local in (stored, rendering.url):
-            return cells_admin.get_cell(ctxt, uuid)
+        if local in (cell.stored_url(urls.DATABASE), cell.database_connection):
+            return cell
     return None
 
 

@@ -62,6 +62,7 @@ __all__ = [
     'compute_node_get_all_by_host',
     'compute_node_get_all_unmapped',
     'compute_nodes_mark_mapped',
+    'compute_nodes_mark_unmapped',
     'get_context_manager',
     'get_engine',
     'get_session',
@@ -72,6 +73,7 @@ __all__ = [
     'instance_get_by_uuid',
     'instance_page_rows',
     'instance_page_statement',
+    'instance_rows_after',
     'instance_update',
     'main_async_reader',
     'main_connection_reader',
@@ -354,3 +356,34 @@ def service_get_all_by_binary(context, binary: str,
         statement = statement.where(models.Service.disabled == sa.false())
     return list(context.session.execute(
         statement.order_by(models.Service.id)).scalars())
+
+
+# -- what the operator commands need (nova_cells.cells_admin) ---------------
+
+@main_writer
+def compute_nodes_mark_unmapped(context, host: str | None = None) -> int:
+    """Clear ``mapped`` on the cell's compute nodes (of one host), so host
+    discovery finds them again; returns how many rows changed."""
+    table = models.ComputeNode.__table__
+    statement = sa.update(table).where(table.c.mapped != 0).values(
+        mapped=0, updated_at=timeutils.utcnow())
+    if host is not None:
+        statement = statement.where(table.c.host == host)
+    return context.session.execute(statement).rowcount
+
+
+#: What ``map_instances`` reads of each instance, in this order.
+_INSTANCE_MAPPING_COLUMNS = tuple(
+    models.Instance.__table__.c[name] for name in (
+        'id', 'uuid', 'project_id', 'user_id', 'deleted', 'vm_state'))
+
+
+@main_connection_reader
+def instance_rows_after(context, after_id: int, limit: int) -> list[sa.Row]:
+    """Up to ``limit`` instances (deleted ones too) with an id above
+    ``after_id``, by id: rows of (id, uuid, project_id, user_id, deleted,
+    vm_state), plain tuples for a walk over a whole cell."""
+    instance_id = _INSTANCE_MAPPING_COLUMNS[0]
+    return context.connection.execute(
+        sa.select(*_INSTANCE_MAPPING_COLUMNS).where(
+            instance_id > after_id).order_by(instance_id).limit(limit)).all()

@@ -17,6 +17,7 @@ from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.cells_admin import instances as instances_admin
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
+from nova_cells.db.sqlalchemy import mapping_admin
 from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import builders
 
@@ -316,7 +317,7 @@ class TestDeleteCell(base.DatabaseTestCase):
     def _count_then(self, concurrent_change):
         """Make delete_cell's first count run ``concurrent_change`` right
         after it, as another process could between check and delete."""
-        real_count = cells_admin._count_mappings
+        real_count = mapping_admin._count_mappings
         calls = []
 
         def count(session, cell_id):
@@ -326,7 +327,7 @@ class TestDeleteCell(base.DatabaseTestCase):
                 concurrent_change()
             return counts
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_cells.cells_admin.cells._count_mappings', count))
+            'nova_cells.db.sqlalchemy.mapping_admin._count_mappings', count))
 
     def test_host_mapped_during_forced_delete_is_not_orphaned(self):
         with self.cell.target(self.context) as cctxt:
@@ -370,7 +371,7 @@ class TestDeleteCell(base.DatabaseTestCase):
         # Forget the host mappings: the instance mappings are deleted,
         # then deleting the cell fails on the host mappings' foreign key.
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_cells.cells_admin.cells.CELL_OWNED_MODELS',
+            'nova_cells.db.sqlalchemy.mapping_admin.CELL_OWNED_MODELS',
             (api_models.InstanceMapping,)))
         self.assertRaises(db_exception.DBError, cells_admin.delete_cell,
                           self.context, self.cell.uuid, force=True)

@@ -7,6 +7,7 @@ from nova_cells.cells_admin import cells as cells_admin
 from nova_cells.cells_admin import hosts as hosts_admin
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
+from nova_cells.db.sqlalchemy import mapping_admin
 from nova_cells.objects import host_mapping as host_mapping_obj
 from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import builders
@@ -80,7 +81,7 @@ class TestDiscoverHosts(base.DatabaseTestCase):
         """Another run creates the mapping between our lookup and our
         insert: the unique constraint wins, and so does this run."""
         self._nodes(self.cell1, 'racy')
-        real = hosts_admin._mapped_cells
+        real = mapping_admin.host_mapping_cells
         calls = []
 
         def lookup_then_race(ctxt, hosts):
@@ -92,7 +93,8 @@ class TestDiscoverHosts(base.DatabaseTestCase):
             return found
 
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_cells.cells_admin.hosts._mapped_cells', lookup_then_race))
+            'nova_cells.db.sqlalchemy.mapping_admin.host_mapping_cells',
+            lookup_then_race))
         found = hosts_admin.discover_hosts(self.context)
         self.assertEqual([], found.mapped)
         self.assertEqual(['racy'], found.already_mapped)

@@ -11,6 +11,7 @@ from nova_cells.cells_admin import cells as cells_admin
 from nova_cells.cells_admin import instances as instances_admin
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.db.sqlalchemy import api_models
+from nova_cells.db.sqlalchemy import mapping_admin
 from nova_cells.objects import instance_mapping as instance_mapping_obj
 from nova_cells.tests.fixtures import backends
 from nova_cells.tests.fixtures import base
@@ -31,7 +32,7 @@ class TestMapInstances(base.DatabaseTestCase):
                                              **kwargs)
 
     def _marker(self):
-        return instances_admin._read_marker(self.context, self.cell.id)
+        return mapping_admin.map_instances_marker(self.context, self.cell.id)
 
     def test_maps_every_instance_once_in_batches(self):
         uuids = builders.add_instances(self.url, 25)
@@ -107,7 +108,7 @@ class TestMapInstances(base.DatabaseTestCase):
                           'first statement, so no run can insert between '
                           'its check and its insert')
         uuids = builders.add_instances(self.url, 5)
-        real = instances_admin._existing_mappings
+        real = mapping_admin._existing_mappings
         calls = []
 
         def race_after_the_check(session, batch_uuids):
@@ -123,7 +124,7 @@ class TestMapInstances(base.DatabaseTestCase):
             return found
 
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_cells.cells_admin.instances._existing_mappings',
+            'nova_cells.db.sqlalchemy.mapping_admin._existing_mappings',
             race_after_the_check))
         result = self._map()
         self.assertEqual((4, 1), (result.mapped, result.already_mapped))
