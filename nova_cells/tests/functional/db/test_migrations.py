@@ -13,6 +13,7 @@ from nova_cells import connections
 from nova_cells import exception
 from nova_cells.db import legacy
 from nova_cells.db import migration
+from nova_cells.db import migration_lines
 from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import migration_suite as suite
 
@@ -22,7 +23,7 @@ class TestMigrationLines(base.TestCase):
 
     def test_each_line_has_one_base_and_one_head(self):
         for database in (migration.API, migration.MAIN):
-            script = migration._script_directory(database)
+            script = migration_lines.script_directory(database)
             self.assertEqual(1, len(script.get_bases()), database)
             self.assertEqual(1, len(script.get_heads()), database)
             self.assertEqual(script.get_current_head(),
