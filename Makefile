@@ -30,9 +30,15 @@ demo: $(STAMP)
 	NOVA_CELLS_STATE_PATH=$(DEMO_STATE) $(VENV_PYTHON) -m nova_cells.demo \
 		$(foreach file,$(DEMO_CONFIG),--config-file $(file))
 
+# Test processes (pytest-xdist): most of a functional test's time is a
+# console script in a subprocess, so two workers keep both cores busy.
+# Each test module stays in one worker (--dist loadfile); every test makes
+# its own databases, queues' topics and temporary directories.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
 	$(VENV)/bin/ruff check nova_cells benchmarks
-	$(VENV_PYTHON) -m pytest -q nova_cells/tests
+	$(VENV_PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadfile nova_cells/tests
 
 unit: $(STAMP)
 	$(VENV_PYTHON) -m pytest -q nova_cells/tests/unit
