@@ -34,7 +34,14 @@ done, and when:
   server reports no open transaction. A write therefore costs what it did
   before (``BEGIN`` replaces the ping), and a read costs one round trip.
 
-SQLite is left as it is: it has no server to make a round trip to.
+SQLite files have no server to make a round trip to, but the ``BEGIN``
+oslo.db sends before a one-statement read still costs a call into the
+driver: :class:`ReadFactory` marks such a read's connection (a *lone
+read*) on engines that allow it, and the SQLite tuning
+(:mod:`nova_cells.db.sqlalchemy.sqlite`) then sends no ``BEGIN``. Not
+through SQLAlchemy's ``AUTOCOMMIT`` level, whose switch back and forth
+costs more Python than the ``BEGIN`` it saves. In-memory SQLite is left
+as it is.
 """
 
 import sqlalchemy
@@ -44,6 +51,8 @@ from sqlalchemy.dialects.mysql import base as mysql_base
 __all__ = [
     'ReadFactory',
     'SERVER_BACKENDS',
+    'allow_lone_reads',
+    'is_lone_read',
     'new_facade',
     'tune_engine',
 ]
@@ -53,6 +62,10 @@ SERVER_BACKENDS = frozenset({'mysql', 'postgresql'})
 _AUTOCOMMIT = 'AUTOCOMMIT'
 # PyMySQL's SERVER_STATUS_IN_TRANS flag, from the last reply's status.
 _MYSQL_IN_TRANSACTION = 1
+# Attribute on a dialect: its engine sends no BEGIN for a lone read.
+_LONE_READS = '_nova_cells_lone_reads'
+# Attribute on a SQLAlchemy Connection (one per checkout): a lone read.
+_LONE_READ = '_nova_cells_lone_read'
 # Attribute on a PyMySQL connection: the isolation level SQLAlchemy last
 # asked for (absent: the dialect's default).
 _MYSQL_LEVEL = '_nova_cells_isolation_level'
@@ -76,6 +89,19 @@ def tune_engine(engine: sqlalchemy.engine.Engine,
         _postgresql_free_autocommit(engine)
 
 
+def allow_lone_reads(dialect) -> None:
+    """Have :class:`ReadFactory` mark the lone reads on the engine of
+    ``dialect`` (one engine's own); its ``begin`` listener must then skip
+    the ``BEGIN`` for a connection :func:`is_lone_read` says is one."""
+    setattr(dialect, _LONE_READS, True)
+
+
+def is_lone_read(connection: sqlalchemy.engine.Connection) -> bool:
+    """Was ``connection`` checked out for one read outside any
+    transaction?"""
+    return getattr(connection, _LONE_READ, False)
+
+
 class ReadFactory(enginefacade._TransactionFactory):
     """oslo.db's factory, except that an outermost reader *connection*
     (``reader.connection.using``) is an autocommit connection on MySQL and
@@ -88,13 +114,16 @@ class ReadFactory(enginefacade._TransactionFactory):
 
     def _create_connection(self, mode):
         connection = super()._create_connection(mode)
-        if (mode is enginefacade._READER and
-                connection.dialect.name in SERVER_BACKENDS):
+        if mode is not enginefacade._READER:
+            return connection
+        if connection.dialect.name in SERVER_BACKENDS:
             try:
                 connection.execution_options(isolation_level=_AUTOCOMMIT)
             except BaseException:
                 connection.close()
                 raise
+        elif getattr(connection.dialect, _LONE_READS, False):
+            setattr(connection, _LONE_READ, True)
         return connection
 
 

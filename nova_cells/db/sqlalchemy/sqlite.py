@@ -20,6 +20,7 @@ from sqlalchemy import pool as sa_pool
 
 from nova_cells import exception
 from nova_cells import urls
+from nova_cells.db.sqlalchemy import round_trips
 
 __all__ = [
     'BUSY_TIMEOUT_MS',
@@ -68,8 +69,14 @@ def _emit_begin(connection) -> None:
     itself; the ``in_transaction`` marker it keeps (and clears on commit
     and rollback) is kept the same way here. A deferred BEGIN takes no
     lock, so it has no error for oslo.db to translate.
+
+    A one-statement read on its own (marked by
+    :class:`~nova_cells.db.sqlalchemy.round_trips.ReadFactory`) gets no
+    BEGIN: SQLite runs a lone SELECT in a read transaction of its own
+    anyway, so the BEGIN would only cost one more call into the driver.
     """
-    if 'in_transaction' not in connection.info:
+    if ('in_transaction' not in connection.info and
+            not round_trips.is_lone_read(connection)):
         connection.connection.driver_connection.execute('BEGIN')
         connection.info['in_transaction'] = True
 
@@ -150,6 +157,7 @@ def tune_engine(engine: sqlalchemy.engine.Engine,
         _on_connect,
         busy_timeout_ms=_or_default(busy_timeout_ms, BUSY_TIMEOUT_MS)))
     _replace_begin_listener(engine)
+    round_trips.allow_lone_reads(engine.dialect)
     if isinstance(old_pool, sa_pool.NullPool):
         engine.pool = sa_pool.QueuePool(
             old_pool._creator,

@@ -9,6 +9,7 @@ block joins it.
 
 import threading
 
+import sqlalchemy
 import testtools
 from oslo_db import exception as db_exception
 from oslo_utils import uuidutils
@@ -206,3 +207,51 @@ class TestRoundTripsMySQL(base.MySQLMixin, _RoundTripTests,
 class TestRoundTripsPostgreSQL(base.PostgreSQLMixin, _RoundTripTests,
                                base.DatabaseTestCase):
     pass
+
+
+class TestLoneReadsSQLite(base.DatabaseTestCase):
+    """A SQLite file cell: a lone read sends its SELECT and no BEGIN;
+    writes keep their transaction, and a read inside one joins it."""
+
+    def setUp(self):
+        super().setUp()
+        url, = self.cell_database_urls(1)
+        self.cell = objects.CellMapping(
+            self.context, uuid=uuidutils.generate_uuid(), name='c1',
+            transport_url='none:///', database_connection=url)
+        self.cell.create()
+        self.cctxt = context.get_admin_context()
+        context.set_target_cell(self.cctxt, self.cell)
+        self.statements = []
+        engine = db_api.get_engine(context=self.cctxt)
+        sqlalchemy.event.listen(
+            engine.pool, 'connect',
+            lambda dbapi_connection, _record:
+                dbapi_connection.set_trace_callback(self.statements.append))
+        engine.pool.dispose()
+
+    def test_lone_read_sends_no_begin(self):
+        created = db_api.instance_create(self.cctxt, {'host': 'h1'})
+        del self.statements[:]
+        self.assertEqual('h1', db_api.instance_get_by_uuid(
+            self.cctxt, created.uuid).host)
+        self.assertEqual(1, db_api.instance_count(self.cctxt))
+        self.assertEqual(2, len(self.statements), self.statements)
+        self.assertTrue(all(statement.startswith('SELECT')
+                            for statement in self.statements),
+                        self.statements)
+
+    def test_write_keeps_its_transaction_and_a_read_joins_it(self):
+        manager = db_api.get_context_manager(self.cctxt)
+        try:
+            with manager.writer.using(self.cctxt):
+                created = db_api.instance_create(self.cctxt, {'host': 'h1'})
+                self.assertEqual('h1', db_api.instance_get_by_uuid(
+                    self.cctxt, created.uuid).host)
+                raise Rollback()
+        except Rollback:
+            pass
+        self.assertEqual('BEGIN', self.statements[0], self.statements)
+        self.assertEqual(1, self.statements.count('BEGIN'))
+        self.assertNotIn('COMMIT', self.statements)
+        self.assertEqual(0, db_api.instance_count(self.cctxt))
