@@ -186,8 +186,9 @@ class ConnectionRegistry:
 
     # -- database facades ----------------------------------------------
     def _new_facade(self, url: str, settings: dict,
-                    busy_timeout_ms: int | None = None):
-        facade = round_trips.new_facade()
+                    busy_timeout_ms: int | None = None,
+                    new_facade: Callable = round_trips.new_facade):
+        facade = new_facade()
         settings = dict(settings, connection=urls.engine_url(url))
         # Ours, not oslo.db's: handed to the engine hook below instead.
         pool_pre_ping = settings.pop('pool_pre_ping', False)
@@ -232,7 +233,8 @@ class ConnectionRegistry:
                 facade = self._new_facade(
                     url, _facade_settings(
                         cell_engine.facade_settings(self._conf)),
-                    cell_engine.sqlite_busy_timeout_ms(self._conf))
+                    cell_engine.sqlite_busy_timeout_ms(self._conf),
+                    new_facade=cell_engine.new_facade)
                 facade.append_on_engine_create(functools.partial(
                     cell_engine.install, conf=self._conf, cell=label,
                     breaker=cell_health.BREAKERS.get(

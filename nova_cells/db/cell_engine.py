@@ -43,11 +43,14 @@ from oslo_db.sqlalchemy import exc_filters
 
 from nova_cells import exception
 from nova_cells import urls
+from nova_cells.db.sqlalchemy import round_trips
 
 __all__ = [
     'facade_settings',
     'install',
     'is_cell_fault',
+    'load_driver',
+    'new_facade',
     'sqlite_busy_timeout_ms',
 ]
 
@@ -84,10 +87,50 @@ def facade_settings(conf: cfg.ConfigOpts) -> dict:
     return settings
 
 
+class _CellFactory(round_trips.ReadFactory):
+    """The oslo.db factory of a cell facade: started from its own settings.
+
+    oslo.db starts a factory by looking every setting up in ``[database]``
+    again (two option look-ups each, about 2 ms per facade, paid by the
+    first call into each cell, a dead one included), though a cell facade
+    is given every one of them (:func:`facade_settings`) and must not
+    follow ``[database]``. Started without a configuration, oslo.db
+    resolves the same values from the facade's settings alone.
+    """
+
+    def _start(self, conf=False, connection=None, slave_connection=None):
+        super()._start(conf=None, connection=connection,
+                       slave_connection=slave_connection)
+
+
+def new_facade():
+    """An unconfigured oslo.db transaction context for a cell database."""
+    return round_trips.new_facade(_CellFactory)
+
+
 def sqlite_busy_timeout_ms(conf: cfg.ConfigOpts) -> int | None:
     """The busy timeout for a cell's SQLite file, None for the default."""
     seconds = conf.cell_database.query_timeout
     return int(seconds * 1000) if seconds else None
+
+
+def load_driver(url: str) -> None:
+    """Pay now what a process's first connection to a database like
+    ``url`` pays once: importing its dialect and driver and, for PyMySQL,
+    building the TLS context all its connections share
+    (:mod:`nova_cells.db.mysql_tls`). Nothing is connected.
+
+    A long-running service may call it at start-up for the kinds of
+    database its cells use, so that its first call into a cell (a dead
+    one included) costs only that call.
+    """
+    parsed = urls.parse_database_url(urls.engine_url(url))
+    dialect = parsed.get_dialect()
+    dialect.import_dbapi()
+    if parsed.get_backend_name() == 'mysql' and dialect.driver == 'pymysql':
+        from nova_cells.db import mysql_tls
+
+        mysql_tls.preferred_context()
 
 
 def _mysql_connect(dialect, cargs, cparams, connect_timeout, query_timeout):
@@ -96,7 +139,13 @@ def _mysql_connect(dialect, cargs, cparams, connect_timeout, query_timeout):
         handshake = cparams['connect_timeout']
         cparams.setdefault('read_timeout', handshake)
         cparams.setdefault('write_timeout', handshake)
-    connection = dialect.connect(*cargs, **cparams)
+    if dialect.driver == 'pymysql':
+        # Imported late: only processes with a MySQL cell load PyMySQL.
+        from nova_cells.db import mysql_tls
+
+        connection = mysql_tls.connect(dialect, cargs, cparams)
+    else:
+        connection = dialect.connect(*cargs, **cparams)
     if connect_timeout:
         # PyMySQL reads these before every packet, so from here on a
         # statement gets the query timeout, not the handshake's.

@@ -127,12 +127,13 @@ class ReadFactory(enginefacade._TransactionFactory):
         return connection
 
 
-def new_facade() -> enginefacade._TransactionContextManager:
+def new_facade(factory: type = ReadFactory
+               ) -> enginefacade._TransactionContextManager:
     """A local oslo.db transaction context built on :class:`ReadFactory`
-    (what :func:`oslo_db.sqlalchemy.enginefacade.transaction_context`
-    builds, with this factory)."""
+    or a subclass (what :func:`oslo_db.sqlalchemy.enginefacade
+    .transaction_context` builds, with this factory)."""
     facade = enginefacade.transaction_context()
-    facade._root_factory = ReadFactory()
+    facade._root_factory = factory()
     return facade
 
 
