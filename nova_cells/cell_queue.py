@@ -16,10 +16,22 @@ message_queue_connect_timeout``:
   set look-up) until the queue fails again.
 
 Only ``rabbit://`` (and ``amqp://``) URLs are checked; other drivers
-(``fake://`` in the tests and the demo) are trusted. A broker that dies
-*after* the first check is oslo.messaging's to reconnect to, bounded for
-calls by the client's own ``timeout``.
+(``fake://`` in the tests and the demo) are trusted.
+
+After that first check every message tells the queue's state how it went
+(:class:`ReportingClient`, the client :class:`nova_cells.rpc.ClientRouter`
+hands out for a cell): a send that could not reach the broker (oslo.messaging
+gave up on it: ``MessageDeliveryFailure``, or a connection error) counts as
+a failure like a failed check, raises ``CellUnavailable`` and has the queue
+checked again, bounded, before the next message; a message that went
+through (an answer, or an error the remote side raised) ends a run of
+failures. A call that got no answer in time (``MessagingTimeout``) reached
+the broker but not necessarily a server: it counts for neither. How long
+one send may keep retrying a broker that died is the client's ``retry``
+(oslo.messaging retries for ever when it is None).
 """
+
+import oslo_messaging
 
 from nova_cells import cell_health
 from nova_cells import connections
@@ -27,6 +39,7 @@ from nova_cells import exception
 from nova_cells import urls
 
 __all__ = [
+    'ReportingClient',
     'ensure_reachable',
     'is_checked',
     'probe',
@@ -94,3 +107,93 @@ def ensure_reachable(key: str, cell: str) -> None:
                                             reason=reason) from None
         breaker.succeeded()
     breaker.verified = True
+
+
+def _queue_faults() -> tuple:
+    """Exceptions that say a send did not reach the broker: oslo.messaging
+    gave up retrying it, or (opening a new connection for it) kombu did.
+    Not OSError: a remote server's OSError comes back as a plain one."""
+    faults = [oslo_messaging.MessageDeliveryFailure]
+    try:
+        import amqp.exceptions
+        import kombu.exceptions
+    except ImportError:  # no RabbitMQ driver installed
+        pass
+    else:
+        faults += [kombu.exceptions.OperationalError,
+                   amqp.exceptions.ConnectionError]
+    return tuple(faults)
+
+
+def _came_back(error: BaseException) -> bool:
+    """Was ``error`` raised by the server and sent back to us?
+
+    oslo.messaging rebuilds a remote exception as ``RemoteError`` or as
+    its own class renamed with a ``_Remote`` suffix, so a server's own
+    ``MessageDeliveryFailure`` (from a message it failed to send on) is
+    not taken for ours.
+    """
+    return (isinstance(error, oslo_messaging.RemoteError) or
+            type(error).__module__.endswith('_Remote'))
+
+
+class ReportingClient:
+    """An oslo.messaging RPC client of one cell's queue whose every
+    ``call`` and ``cast`` reports to the queue's fail-fast state.
+
+    Everything else (``target``, ``timeout``, ``can_send_version``...) is
+    the wrapped client's; ``prepare()`` returns a reporting client too.
+    """
+
+    _faults: tuple | None = None
+
+    def __init__(self, client, key: str, cell: str):
+        self._client = client
+        self._key = key
+        self._cell = cell
+        # Read by the router on every message: a plain attribute.
+        self.transport = client.transport
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def prepare(self, *args, **kwargs) -> 'ReportingClient':
+        return ReportingClient(self._client.prepare(*args, **kwargs),
+                               self._key, self._cell)
+
+    def call(self, ctxt, method, **kwargs):
+        return self._send(self._client.call, ctxt, method, kwargs)
+
+    def cast(self, ctxt, method, **kwargs):
+        return self._send(self._client.cast, ctxt, method, kwargs)
+
+    def _send(self, send, ctxt, method, kwargs):
+        try:
+            result = send(ctxt, method, **kwargs)
+        except Exception as error:
+            if _came_back(error):
+                self._reached()  # it went there and back
+                raise
+            faults = ReportingClient._faults
+            if faults is None:
+                faults = ReportingClient._faults = _queue_faults()
+            if not isinstance(error, faults):
+                raise  # not the queue's doing (or not known to be)
+            reason = 'cannot reach its message queue: %s' % probe_error(
+                error)
+            breaker = cell_health.BREAKERS.get(
+                self._key, cell_health.MESSAGE_QUEUE, self._cell)
+            # Checked again (bounded) before the next message, rather
+            # than left to oslo.messaging's reconnection.
+            breaker.verified = False
+            breaker.failed(reason)
+            raise exception.CellUnavailable(cell=self._cell,
+                                            reason=reason) from None
+        self._reached()
+        return result
+
+    def _reached(self) -> None:
+        breaker = cell_health.BREAKERS.find(self._key)
+        if breaker is not None and (breaker.failures or
+                                    breaker.down_until is not None):
+            breaker.succeeded()

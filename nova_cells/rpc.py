@@ -234,12 +234,28 @@ def get_server(target: oslo_messaging.Target, endpoints: list,
         serializer=_context_serializer(serializer, serving_context))
 
 
+def _cell_retry(retry: int | None) -> int | None:
+    """A cell client's ``retry``: the default client's, or, where that
+    is unset (oslo.messaging: for ever), ``[cells] message_queue_retries``
+    so that a send to a broker that died ends and is counted."""
+    if retry is not None:
+        return retry
+    configured = connections.get_registry().conf.cells.message_queue_retries
+    return None if configured < 0 else configured
+
+
 class ClientRouter:
     """Picks the RPC client for a context: its cell's bus, or the default.
 
     Cell clients are built once per transport and reused; each copies the
-    default client's target, version cap, serializer, timeout and retry,
+    default client's target, version cap, serializer, timeout and retry
+    (an unset retry becomes ``[cells] message_queue_retries``),
     so ``router.client(ctxt).prepare(...)`` works as on the default one.
+
+    A cell client reports how each ``call`` and ``cast`` went to the
+    queue's fail-fast state (:class:`nova_cells.cell_queue.ReportingClient`):
+    a send that cannot reach the broker raises ``CellUnavailable`` and
+    counts, as a failed first check does.
 
     A cached client is checked against the registry's current transport
     for its key (one dictionary lookup and an identity test), so a
@@ -252,8 +268,9 @@ class ClientRouter:
         self._lock = threading.Lock()
         self._clients: dict[str, oslo_messaging.RPCClient] = {}
 
-    def client(self, ctxt: Any) -> oslo_messaging.RPCClient:
-        """The client for ``ctxt``'s cell, or the default client.
+    def client(self, ctxt: Any) -> Any:
+        """The client for ``ctxt``'s cell (a reporting one), or the
+        default client.
 
         :raises CellHasNoMessageQueue: ``ctxt`` is targeted at cell0;
             nothing is sent anywhere.
@@ -265,23 +282,25 @@ class ClientRouter:
         client = self._clients.get(key)
         if client is not None and client.transport is transport:
             return client
-        return self._build_client(key, transport)
+        return self._build_client(key, transport, str(ctxt.cell_uuid))
 
-    def _build_client(self, key: str,
-                      transport: Any) -> oslo_messaging.RPCClient:
+    def _build_client(self, key: str, transport: Any,
+                      label: str) -> cell_queue.ReportingClient:
         with self._lock:
             client = self._clients.get(key)
             if client is not None and client.transport is transport:
                 return client
             default = self.default_client
-            client = oslo_messaging.get_rpc_client(
-                transport, default.target,
-                timeout=default.timeout,
-                version_cap=default.version_cap,
-                serializer=default.serializer,
-                retry=default.retry,
-                call_monitor_timeout=default.call_monitor_timeout,
-                transport_options=default.transport_options)
+            client = cell_queue.ReportingClient(
+                oslo_messaging.get_rpc_client(
+                    transport, default.target,
+                    timeout=default.timeout,
+                    version_cap=default.version_cap,
+                    serializer=default.serializer,
+                    retry=_cell_retry(default.retry),
+                    call_monitor_timeout=default.call_monitor_timeout,
+                    transport_options=default.transport_options),
+                key, label)
             self._clients[key] = client
         LOG.debug('Built RPC client for topic %s on transport %s (%s)',
                   default.target.topic, key, urls.mask_url(

@@ -104,6 +104,17 @@ cells_opts = [
         help='Seconds the one AMQP connection that checks a cell\'s '
              'RabbitMQ queue, before its transport is first used and when '
              'a queue marked down is probed, may take. 0 means no limit.'),
+    cfg.IntOpt(
+        'message_queue_retries',
+        default=2,
+        min=-1,
+        help='Further attempts to deliver one message to a cell\'s queue '
+             'when its client leaves retry unset, before the send fails '
+             'with CellUnavailable and counts towards marking the queue '
+             'down. oslo.messaging alone would retry for ever: a call or '
+             'cast to a cell whose broker died after its first check '
+             'would never return. A client\'s own retry wins; -1 retries '
+             'for ever.'),
     cfg.FloatOpt(
         'down_cell_retry_interval',
         default=30.0,

@@ -2,6 +2,10 @@
 
 * :class:`RefusedPort`: a port that refuses every connection (bound, never
   listening, so nothing else can take it while it is open).
+* :class:`ForwardingPort`: a port that relays to a real server until it
+  is :meth:`~ForwardingPort.cut` (open connections dropped, new ones
+  refused), and again after :meth:`~ForwardingPort.restore`: a server
+  that dies, and comes back, after a client first reached it.
 * :class:`SilentListener`: a port that accepts every connection and never
   sends a byte, as a hung server or a dropped network path behaves. Every
   accepted socket is held open until :meth:`~SilentListener.stop`, or
@@ -18,6 +22,7 @@ import socket
 import threading
 
 __all__ = [
+    'ForwardingPort',
     'HOST',
     'RefusedPort',
     'SilentListener',
@@ -113,3 +118,110 @@ class SilentListener(_Server):
         self.release()
         self._thread.join(5)
         self._listener.close()
+
+
+class ForwardingPort(_Server):
+    """``port`` relays every connection to ``upstream`` (host, port) while
+    it is up; :meth:`cut` drops them all and refuses new ones on the same
+    port until :meth:`restore`. ``accepted`` counts connections relayed."""
+
+    def __init__(self, upstream: tuple[str, int]):
+        self.upstream = upstream
+
+    def start(self) -> 'ForwardingPort':
+        self._lock = threading.Lock()
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.accepted = 0
+        self._refusing = None
+        self._listen(0)
+        return self
+
+    def _listen(self, port: int) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((HOST, port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        self._thread = threading.Thread(
+            target=self._serve, args=(listener,), daemon=True,
+            name='forwarding-port-%d' % self.port)
+        self._thread.start()
+
+    def _serve(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _address = listener.accept()
+            except OSError:
+                return  # closed by cut() or stop()
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._pairs.append((client, server))
+                self.accepted += 1
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink),
+                                 daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _drop_connections(self) -> None:
+        with self._lock:
+            pairs, self._pairs = self._pairs, []
+        for pair in pairs:
+            for end in pair:
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                end.close()
+
+    def _close_listener(self) -> None:
+        # shutdown() wakes the accept() blocked in _serve; close() alone
+        # would leave the port listening until a connection came.
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+        self._thread.join(5)
+
+    def cut(self) -> None:
+        """Drop every relayed connection; refuse new ones on ``port``."""
+        self._close_listener()
+        self._drop_connections()
+        refusing = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        refusing.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        refusing.bind((HOST, self.port))  # bound, never listening
+        self._refusing = refusing
+
+    def restore(self) -> None:
+        """Relay again, on the same port."""
+        self._refusing.close()
+        self._refusing = None
+        self._listen(self.port)
+
+    def stop(self) -> None:
+        if self._refusing is not None:
+            self._refusing.close()
+        else:
+            self._close_listener()
+        self._drop_connections()

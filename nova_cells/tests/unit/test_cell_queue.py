@@ -7,6 +7,10 @@ reconnection, and stop trying once the queue is marked down. No RabbitMQ
 server is needed.
 """
 
+from unittest import mock
+
+import oslo_messaging
+
 from nova_cells import cell_health
 from nova_cells import exception
 from nova_cells.tests.fixtures import base
@@ -73,3 +77,96 @@ class TestSickQueue(base.RPCTestCase):
         ctxt = self.targeted(cell)
         self.assertEqual('cell1', self.router.client(ctxt).call(
             ctxt, 'whoami')['label'])
+
+
+class TestSendsReport(base.RPCTestCase):
+    """Messages on a queue that passed its first check report too (the
+    real broker dying under a client: functional/test_queue_failures_rabbit).
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.flags(failure_threshold=2, down_cell_retry_interval=3600,
+                   group='cells')
+        cell_health.BREAKERS.reset()
+        self.addCleanup(cell_health.BREAKERS.reset)
+        self.router = self.make_router()
+        self.cell = cells_fixture.FakeCell(
+            uuid='cell1', database_connection='sqlite://',
+            transport_url='fake://cell1/')
+        self.serve('cell1', self.cell)
+        self.ctxt = self.targeted(self.cell)
+
+    def breaker(self):
+        return cell_health.BREAKERS.find(self.ctxt.mq_connection)
+
+    def undeliverable(self):
+        client = self.router.client(self.ctxt)
+        return mock.patch.object(
+            client._client, 'cast', side_effect=(
+                oslo_messaging.MessageDeliveryFailure(
+                    'Unable to connect to AMQP server on 127.0.0.1:1 after '
+                    '0 tries: [Errno 111] Connection refused')))
+
+    def cast(self):
+        self.router.client(self.ctxt).cast(self.ctxt, 'record', payload='x')
+
+    def test_a_send_that_cannot_reach_the_broker_counts(self):
+        self.cast()
+        with self.undeliverable():
+            error = self.assertRaises(exception.CellUnavailable, self.cast)
+        self.assertIn('cell1', str(error))
+        self.assertIn('Connection refused', str(error))
+        self.assertEqual(1, self.breaker().failures)
+        # Checked again before the next message.
+        self.assertFalse(self.breaker().verified)
+
+    def test_a_message_that_went_through_ends_a_run_of_failures(self):
+        self.cast()
+        # A failure counted by another thread's send.
+        self.breaker().failed('cannot reach its message queue')
+        self.assertTrue(self.breaker().verified)
+        self.cast()
+        self.assertEqual(0, self.breaker().failures)
+
+    def test_an_error_raised_by_the_server_proves_the_queue_answered(self):
+        self.cast()
+        self.breaker().failed('cannot reach its message queue')
+        client = self.router.client(self.ctxt)
+        # How a real driver hands back what the server raised (the fake
+        # one re-raises the server's exception object itself).
+        with mock.patch.object(client._client, 'call', side_effect=(
+                oslo_messaging.RemoteError('ValueError', 'bad input'))):
+            self.assertRaises(oslo_messaging.RemoteError, client.call,
+                              self.ctxt, 'whoami')
+        self.assertEqual(0, self.breaker().failures)
+
+    def test_a_servers_own_delivery_failure_is_not_the_queues(self):
+        self.cast()
+        client = self.router.client(self.ctxt)
+        remote = type('MessageDeliveryFailure_Remote',
+                      (oslo_messaging.MessageDeliveryFailure,), {})
+        remote.__module__ = 'oslo_messaging.exceptions_Remote'
+        with mock.patch.object(client._client, 'cast',
+                               side_effect=remote('from the server')):
+            self.assertRaises(remote, self.cast)
+        self.assertEqual(0, self.breaker().failures)
+        self.assertTrue(self.breaker().verified)
+
+    def test_failed_sends_mark_the_queue_down(self):
+        self.cast()
+        for _ in range(2):
+            with self.undeliverable():
+                self.assertRaises(exception.CellUnavailable, self.cast)
+        self.assertTrue(self.breaker().is_down)
+        error = self.assertRaises(exception.CellUnavailable,
+                                  self.router.client, self.ctxt)
+        self.assertIn('2 times in a row', str(error))
+
+    def test_cell_clients_retry_a_bounded_number_of_times(self):
+        self.flags(message_queue_retries=3, group='cells')
+        self.assertEqual(3, self.router.client(self.ctxt).retry)
+        own = self.make_router(retry=0)
+        self.assertEqual(0, own.client(self.ctxt).retry)
+        self.flags(message_queue_retries=-1, group='cells')
+        self.assertIsNone(self.make_router().client(self.ctxt).retry)

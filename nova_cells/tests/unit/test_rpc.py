@@ -18,6 +18,7 @@ from oslo_config import cfg
 from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import fields as ovo_fields
 
+from nova_cells import cell_queue
 from nova_cells import conf
 from nova_cells import config
 from nova_cells import connections
@@ -180,7 +181,9 @@ class TestRouting(base.RPCTestCase):
         cctxt = self.targeted(self.cell_a)
         client = router.client(cctxt)
         default = router.default_client
-        self.assertIsInstance(client, oslo_messaging.RPCClient)
+        # oslo.messaging's client, wrapped to report to the queue's state.
+        self.assertIsInstance(client, cell_queue.ReportingClient)
+        self.assertIsInstance(client._client, oslo_messaging.RPCClient)
         self.assertEqual(
             (default.target, '1.5', 3, 2, default.serializer),
             (client.target, client.version_cap, client.timeout,
