@@ -14,6 +14,7 @@ from oslo_db.sqlalchemy import enginefacade
 
 from nova_cells import context
 from nova_cells import exception
+from nova_cells.db import cell_engine
 from nova_cells.db import mysql_tls
 from nova_cells.db.sqlalchemy import api as db_api
 from nova_cells.tests.fixtures import base
@@ -86,3 +87,20 @@ class TestCellConnections(base.RegistryTestCase):
         # configuration given; a cell facade's must not.
         with mock.patch.object(enginefacade.cfg, 'CONF', Unreadable()):
             self.assertRaises(exception.CellUnavailable, self.read, port)
+
+
+class TestLoadDriver(base.TestCase):
+
+    def test_mysql_builds_the_shared_context_and_connects_nowhere(self):
+        with mock.patch.object(mysql_tls, '_preferred', None), \
+                mock.patch('socket.create_connection') as connect:
+            cell_engine.load_driver(MYSQL_URL % 1)
+            self.assertIsNotNone(mysql_tls._preferred)
+        connect.assert_not_called()
+
+    def test_other_backends_load_their_driver_only(self):
+        with mock.patch.object(mysql_tls, 'preferred_context') as built:
+            cell_engine.load_driver('sqlite://')
+            cell_engine.load_driver(
+                'postgresql://nova:secret@127.0.0.1:1/nova')
+        built.assert_not_called()
