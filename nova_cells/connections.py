@@ -255,13 +255,21 @@ class ConnectionRegistry:
 
     def connection_stats(self) -> dict:
         """Connections held to cell databases: ``total_open``,
-        ``max_total_connections``, ``idle_timeout``, ``evictions`` and
-        ``cells`` (``{cell: {'open': n, 'in_use': m}}``). The API and
-        local databases are not counted."""
-        return self._budget.stats()
+        ``max_total_connections``, ``idle_timeout``, ``evictions`` (a cell
+        gave its connections back, at the cap or idle), ``engines_dropped``
+        (an idle cell's engine freed too), ``engines`` (cell facades held
+        now) and ``cells`` (``{cell: {'open': n, 'in_use': m}}``, cells
+        holding connections only). The API and local databases are not
+        counted."""
+        group = self._conf.cell_database
+        # From the configuration: the budget learns it at the first call
+        # into a cell, and the figures must be right before that too.
+        return dict(self._budget.stats(), engines=self.facade_count(),
+                    max_total_connections=group.max_total_connections,
+                    idle_timeout=group.idle_timeout)
 
     def evict_idle_cells(self, unused_for: float = 0.0) -> int:
-        """Give back the connections of every cell unused for
+        """Give back the connections and engines of every cell unused for
         ``unused_for`` seconds with none in use; returns how many."""
         return self._budget.evict_idle(time.monotonic() - unused_for)
 

@@ -11,26 +11,36 @@ module keeps them bounded (design decision D13):
   Checkouts and checkins tell which cells have connections in use.
 * **A process-wide cap** (``[cell_database] max_total_connections``; 0 =
   none). At the cap, the least recently used cell with no connection in
-  use is evicted (its facade disposed, which closes its idle
-  connections) and the new connection takes the freed permit. When every
-  connection is in use, the caller waits up to ``pool_timeout`` for one
-  to be closed, then gets :exc:`~nova_cells.exception
-  .ConnectionBudgetExhausted` naming the budget and how to raise it.
-* **Idle cells give their connections back.** A daemon thread evicts every
+  use gives its idle connections back and the new connection takes the
+  freed permit. When every connection is in use, the caller waits up to
+  ``pool_timeout`` for one to be closed, then gets :exc:`~nova_cells
+  .exception.ConnectionBudgetExhausted` naming the budget and how to
+  raise it.
+* **Giving connections back keeps the engine.** A cell evicted at the cap
+  only has the idle connections of its pool closed (the pool itself, its
+  engine and facade stay): with many more cells than the budget, nearly
+  every call into a cell needs a connection another cell gives back, and
+  it must cost about what opening a connection costs, not an oslo.db
+  facade and SQLAlchemy engine rebuilt from scratch (tens of times more).
+  Only ``QueuePool`` pools are drained in place (every cell pool here is
+  one); any other pool falls back to dropping the facade.
+* **Idle cells give their engines back too.** A daemon thread drops every
   cell not used for ``[cell_database] idle_timeout`` seconds (0 = never)
-  and with nothing in use. An evicted cell costs only its mapping: the
-  registry drops its facade (engine, pool, dialect) and builds a new one
-  on the next call, transparently.
+  and with nothing in use: its connections are closed and the registry
+  forgets its facade (engine, pool, dialect), so an idle cell costs only
+  its mapping; the next call builds a new one, transparently.
 * **No connection in use is ever closed, and no call in flight breaks.**
-  Eviction first *retires* the cell's pools (every connection checked in
-  from then on is closed, giving its permit back), then disposes them
-  (closing the idle ones). A call that took the facade just before its
-  eviction still works: it checks out from the retired pool, which opens a
-  connection within the budget and closes it when the call returns it.
+  Draining takes only connections sitting idle in the pool's queue; one
+  checked out meanwhile stays open and counted. Dropping a facade first
+  *retires* its pools (every connection checked in from then on is
+  closed, giving its permit back), then disposes them (closing the idle
+  ones). A call that took the facade just before it was dropped still
+  works: it checks out from the retired pool, which opens a connection
+  within the budget and closes it when the call returns it.
 
 The registry calls :meth:`touched` on every routed call (the LRU order) and
 :meth:`retire` before disposing a cell facade; :meth:`stats` gives the
-counts per cell, the total and the evictions.
+counts per cell, the total, the evictions and the engines dropped.
 """
 
 import collections
@@ -40,6 +50,8 @@ import weakref
 from collections.abc import Callable
 
 import sqlalchemy
+from sqlalchemy import pool as sa_pool
+from sqlalchemy.util import queue as sa_queue
 
 from nova_cells import exception
 
@@ -53,6 +65,9 @@ _FINALIZER = 'nova_cells_budget_finalizer'
 # Bounds on how often the idle reaper wakes up.
 _REAPER_MIN_INTERVAL = 0.01
 _REAPER_MAX_INTERVAL = 10.0
+# Seconds to wait before looking for another victim when the last one had
+# no idle connection left to close.
+_NOTHING_CLOSED_WAIT = 0.005
 
 
 class _PoolState:
@@ -64,6 +79,34 @@ class _PoolState:
         self.key = key
         self.retired = False
         self.pool = weakref.ref(pool)
+
+
+def _close_idle(pool) -> int | None:
+    """Close the connections sitting idle in ``pool``, leaving the pool
+    usable and any connection checked out untouched; how many, or None if
+    ``pool`` is not a ``QueuePool`` (nothing is closed then).
+
+    ``QueuePool.dispose()`` would also close them, but it resets the
+    pool's overflow count as if nothing were checked out, so a pool
+    disposed while a call holds one of its connections could later open
+    more than its size. Each connection closed here is taken off that
+    count exactly as the pool does when it closes a surplus connection
+    given back to a full queue.
+    """
+    if not isinstance(pool, sa_pool.QueuePool):
+        return None
+    closed = 0
+    while True:
+        try:
+            record = pool._pool.get(False)
+        except sa_queue.Empty:
+            return closed
+        try:
+            # Its close event gives the permit back.
+            record.close()
+            closed += 1
+        finally:
+            pool._dec_overflow()
 
 
 class ConnectionBudget:
@@ -80,11 +123,18 @@ class ConnectionBudget:
         self.wait_timeout = 30.0
         self._open: collections.Counter = collections.Counter()
         self._in_use: collections.Counter = collections.Counter()
+        # Connections being opened: counted, neither idle nor checked out
+        # yet, so their cell is no victim.
+        self._opening: collections.Counter = collections.Counter()
         # Least recently used first; only cells that hold a facade.
         self._last_used: collections.OrderedDict = collections.OrderedDict()
+        # The same order, only cells holding connections: where a victim
+        # is looked for at the cap (a few dozen cells, not a thousand).
+        self._holding: collections.OrderedDict = collections.OrderedDict()
         self._pools: dict[str, weakref.WeakSet] = {}
         self._names: dict[str, str] = {}
         self.evictions = 0
+        self.engines_dropped = 0
         self._reaper: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -102,6 +152,7 @@ class ConnectionBudget:
         is being reconfigured)."""
         with self._lock:
             self.evictions = 0
+            self.engines_dropped = 0
         self._stop.set()
         reaper = self._reaper
         if reaper is not None and reaper is not threading.current_thread():
@@ -119,6 +170,8 @@ class ConnectionBudget:
             elif name is not None:
                 self._names[key] = str(name)
             last_used[key] = time.monotonic()
+            if key in self._holding:
+                self._holding.move_to_end(key)
 
     def install(self, key: str, engine: sqlalchemy.engine.Engine) -> None:
         """Count, cap and track the connections ``engine`` opens for cell
@@ -140,6 +193,8 @@ class ConnectionBudget:
             except BaseException:
                 self._release(key)
                 raise
+            finally:
+                self._opened(key)
             if connection_record is not None:
                 info = connection_record.info
                 info[_PERMIT] = key
@@ -175,7 +230,9 @@ class ConnectionBudget:
 
     # -- reading ------------------------------------------------------------
     def stats(self) -> dict:
-        """Open connections per cell and in total, and evictions so far."""
+        """Open connections per cell and in total, evictions (a cell gave
+        its connections back) and engines dropped (an idle cell's facade
+        freed) so far."""
         with self._lock:
             cells = {self._names.get(key, key): {
                 'open': self._open[key], 'in_use': self._in_use[key]}
@@ -185,6 +242,7 @@ class ConnectionBudget:
                     'max_total_connections': self.limit,
                     'idle_timeout': self.idle_timeout,
                     'evictions': self.evictions,
+                    'engines_dropped': self.engines_dropped,
                     'cells': cells}
 
     # -- internals ------------------------------------------------------
@@ -208,6 +266,12 @@ class ConnectionBudget:
             # given back.
             self.touched(state.key)
 
+    def _opened(self, key: str) -> None:
+        with self._lock:
+            self._opening[key] -= 1
+            if self._opening[key] <= 0:
+                del self._opening[key]
+
     def _release_record_info(self, info: dict) -> None:
         key = info.pop(_PERMIT, None)
         if key is not None:
@@ -218,6 +282,7 @@ class ConnectionBudget:
             self._open[key] -= 1
             if self._open[key] <= 0:
                 del self._open[key]
+                self._holding.pop(key, None)
             self._closed.notify()
 
     def _acquire(self, key: str) -> None:
@@ -226,6 +291,9 @@ class ConnectionBudget:
             with self._lock:
                 if not self.limit or sum(self._open.values()) < self.limit:
                     self._open[key] += 1
+                    self._opening[key] += 1
+                    if key not in self._holding:
+                        self._holding[key] = None
                     return
                 victim = self._idle_victim(exclude=key)
                 if victim is None:
@@ -238,24 +306,48 @@ class ConnectionBudget:
                     continue
             # Outside the lock: closing connections takes the pools' locks,
             # and another thread may be building an engine meanwhile.
-            self._evict_now(victim)
+            if not self._evict_now(victim):
+                # Its idle connections were taken (or are being closed)
+                # meanwhile: let that thread move on rather than spin.
+                with self._lock:
+                    self._closed.wait(_NOTHING_CLOSED_WAIT)
 
     def _idle_victim(self, exclude: str) -> str | None:
         """The least recently used cell holding connections, none in use."""
-        for key in self._last_used:
-            if key != exclude and self._open[key] and not self._in_use[key]:
+        for key in self._holding:
+            if (key != exclude and not self._in_use[key] and
+                    not self._opening[key]):
                 return key
         return None
 
-    def _evict_now(self, key: str) -> None:
+    def _evict_now(self, key: str) -> int:
+        """Close cell ``key``'s idle connections, keeping its pools, engine
+        and facade (see the module docstring); how many were closed.
+        Called without the lock held."""
+        with self._lock:
+            states = list(self._pools.get(key, ()))
+            self.evictions += 1
+        closed = 0
+        for pool in (state.pool() for state in states if not state.retired):
+            count = _close_idle(pool) if pool is not None else 0
+            if count is None:
+                # Not a pool that can be drained in place.
+                return self._drop_now(key)
+            closed += count
+        return closed
+
+    def _drop_now(self, key: str) -> int:
         """Retire cell ``key``'s pools, close their idle connections and
-        forget its facade. Called without the lock held."""
+        forget its facade; how many connections it held. Called without
+        the lock held."""
         pools = self.retire(key)
         with self._lock:
-            self.evictions += 1
+            self.engines_dropped += 1
+            held = self._open[key]
         for pool in pools:
             pool.dispose()
         self._forget(key)
+        return held
 
     # -- idle reaper ----------------------------------------------------
     def _start_reaper(self) -> None:
@@ -278,11 +370,14 @@ class ConnectionBudget:
             self.evict_idle(time.monotonic() - timeout)
 
     def evict_idle(self, unused_since: float) -> int:
-        """Evict every cell unused since ``unused_since`` (monotonic) with
-        nothing in use; returns how many."""
+        """Drop every cell unused since ``unused_since`` (monotonic) with
+        nothing in use, its connections and its engine; returns how
+        many."""
         with self._lock:
             idle = [key for key, used in self._last_used.items()
                     if used <= unused_since and not self._in_use[key]]
         for key in idle:
-            self._evict_now(key)
+            with self._lock:
+                self.evictions += 1
+            self._drop_now(key)
         return len(idle)

@@ -7,7 +7,9 @@ engine's pool is swapped for a ``QueuePool`` that keeps oslo.db's connect
 events (``_dispatch``), and each connection waits for a busy database
 instead of failing at once, with WAL so readers never block the writer.
 The pool is sized by ``[database]`` ``max_pool_size``, ``max_overflow``
-and ``pool_timeout``, as a MySQL or PostgreSQL pool would be.
+and ``pool_timeout``, as a MySQL or PostgreSQL pool would be. Every file
+engine compiles into one process-wide cache
+(:mod:`nova_cells.db.sqlalchemy.compiled_cache`).
 """
 
 import functools
@@ -20,6 +22,7 @@ from sqlalchemy import pool as sa_pool
 
 from nova_cells import exception
 from nova_cells import urls
+from nova_cells.db.sqlalchemy import compiled_cache
 from nova_cells.db.sqlalchemy import round_trips
 
 __all__ = [
@@ -179,3 +182,5 @@ def tune_engine(engine: sqlalchemy.engine.Engine,
         )
         old_pool.dispose()
     _guard_single_writer(engine)
+    # A cell's statements are compiled once per process, not per cell.
+    compiled_cache.share(engine)

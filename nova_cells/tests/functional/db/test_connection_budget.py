@@ -216,8 +216,62 @@ class BudgetTestCase(base.DatabaseTestCase):
                          sum(cell['open'] for cell in stats['cells'].values()))
         self.assertLessEqual(stats['total_open'], 2)
         self.assertEqual(1, stats['evictions'])
+        self.assertEqual(0, stats['engines_dropped'])
         self.assertIn(self.cells[2].uuid, stats['cells'])
         self.assertNotIn(self.cells[0].uuid, stats['cells'])
+
+    def cell_key(self, cell):
+        with context.target_cell(self.context, cell) as cctxt:
+            return cctxt.db_connection
+
+    def test_eviction_at_the_cap_keeps_the_engine(self):
+        # Giving connections back must not cost an engine rebuild: the
+        # evicted cell keeps its facade, engine and pool; only its idle
+        # connections are closed, and the next call opens one again.
+        self.configure(max_total_connections=1, idle_timeout=0)
+        first, second = self.cells[:2]
+        self.assertEqual([], self.read_and_collect(first))
+        facade = self.registry.context_manager(self.cell_key(first))
+        engine = facade.writer.get_engine()
+        self.assertEqual([], self.read_and_collect(second))
+        stats = self.registry.connection_stats()
+        self.assertEqual(1, stats['evictions'])
+        self.assertEqual(0, stats['engines_dropped'])
+        self.assertNotIn(first.uuid, stats['cells'])
+        self.assertEqual({'open': 1, 'in_use': 0}, stats['cells'][second.uuid])
+        self.assertEqual(0, engine.pool.checkedin())
+        self.assertEqual(2, self.registry.facade_count())
+        self.assertEqual([], self.read_and_collect(first))
+        self.assertIs(facade, self.registry.context_manager(
+            self.cell_key(first)))
+        self.assertIs(engine, facade.writer.get_engine())
+        stats = self.registry.connection_stats()
+        self.assertEqual(2, stats['evictions'])
+        self.assertEqual(1, stats['total_open'])
+
+    def test_a_connection_in_use_survives_the_eviction_of_its_cell(self):
+        # A call holds one connection of the cell while the cell is
+        # evicted (it was picked as idle a moment before): only the idle
+        # one is closed, the held one stays open, counted and usable, and
+        # the pool's own count stays exact (one connection left).
+        self.configure(max_total_connections=4, idle_timeout=0)
+        cell = self.cells[0]
+        self.assertEqual([], self.read_and_collect(cell))
+        key = self.cell_key(cell)
+        engine = self.registry.context_manager(key).writer.get_engine()
+        with engine.connect() as connection:
+            self.assertEqual([], self.read_and_collect(cell))
+            self.assertEqual(
+                2, self.registry.connection_stats()['total_open'])
+            self.assertEqual(1, self.registry._budget._evict_now(key))
+            self.assertEqual(
+                1, self.registry.connection_stats()['total_open'])
+            self.assertEqual(1, connection.execute(
+                sa.text('SELECT 1')).scalar_one())
+        self.assertEqual(1, engine.pool.checkedin())
+        self.assertEqual(1 - engine.pool.size(), engine.pool.overflow())
+        self.assertEqual([], self.read_and_collect(cell))
+        self.assertEqual(1, self.registry.connection_stats()['total_open'])
 
     def read_and_collect(self, cell):
         errors = []
@@ -235,8 +289,24 @@ class TestBudgetSQLite(BudgetTestCase):
         self.assertEqual(1, self.registry.evict_idle_cells(unused_for=0))
         self.assertEqual(0, _open_files(path))
         self.assertEqual(0, self.registry.connection_stats()['total_open'])
+        self.assertEqual(0, self.registry.facade_count())
         # Rebuilt transparently on the next call.
         self.assertEqual([], self.read_and_collect(self.cells[0]))
+
+    def test_cells_evicted_at_the_cap_keep_no_file_open(self):
+        # Every cell but the last read gave its connection back, engine
+        # kept: none of their files (nor -wal, -shm) stays open.
+        self.configure(max_total_connections=1, idle_timeout=0)
+        for cell in self.cells:
+            self.assertEqual([], self.read_and_collect(cell))
+        paths = [sa.engine.make_url(cell.database_connection).database
+                 for cell in self.cells]
+        self.assertEqual([0] * (CELLS - 1),
+                         [_open_files(path) for path in paths[:-1]])
+        self.assertGreater(_open_files(paths[-1]), 0)
+        self.assertEqual(CELLS, self.registry.facade_count())
+        self.assertEqual(CELLS - 1,
+                         self.registry.connection_stats()['evictions'])
 
 
 class TestBudgetMySQL(base.MySQLMixin, BudgetTestCase):
