@@ -1,9 +1,12 @@
 """``check_cells``: every cell's health, checked in parallel in one timeout.
 
 For each cell: is its database reachable and how long a round trip takes,
-where its schema is (at head, behind, ahead or unknown), how many instances
-and hosts are mapped to it, whether it is disabled, and whether its message
-queue answers (cell0 is expected to have none).
+where its schema is (at head, behind, ahead or unknown), how many
+connections its database server has open to it (from every process, the
+check's own not counted; what grows with cells x workers, see the
+connection budget), how many instances and hosts are mapped to it,
+whether it is disabled, and whether its message queue answers (cell0 is
+expected to have none).
 
 Every check runs in a daemon thread of its own with fresh connections
 (never the process's shared pools, nor its fail-fast state: a health check
@@ -67,6 +70,7 @@ class CellHealth:
     round_trip_ms: float | None = None
     schema: str = UNKNOWN
     revision: str | None = None
+    connections: int | None = None
     message_queue: str = 'not checked'
     problems: list[str] = dataclasses.field(default_factory=list)
 
@@ -124,6 +128,31 @@ class _Finding:
         self.problems: list[str] = []
 
 
+# Connections the server has open to the current database, the asking
+# one included. A user sees what its privileges let it see (MySQL without
+# PROCESS: its own user's connections, which is what the services use).
+_SERVER_CONNECTIONS = {
+    'postgresql': 'SELECT count(*) FROM pg_stat_activity '
+                  'WHERE datname = current_database()',
+    'mysql': 'SELECT count(*) FROM information_schema.processlist '
+             'WHERE db = DATABASE()',
+}
+
+
+def _server_connections(connection) -> int | None:
+    """Other connections to this connection's database on its server;
+    None where a server has none to count (SQLite) or would not say."""
+    query = _SERVER_CONNECTIONS.get(connection.dialect.name)
+    if query is None:
+        return None
+    try:
+        return max(connection.execute(sa.text(query)).scalar_one() - 1, 0)
+    except Exception:
+        # Only a figure shown: a server that will not say is no problem
+        # of the cell's.
+        return None
+
+
 def _check_database(health: '_Finding', url: str, label: str) -> None:
     parsed = urls.parse_database_url(url)
     if _sqlite_file_missing(parsed):
@@ -142,6 +171,7 @@ def _check_database(health: '_Finding', url: str, label: str) -> None:
             health.fields['database'] = OK
             revisions = migration.recorded_revisions(connection,
                                                      migration.MAIN)
+            health.fields['connections'] = _server_connections(connection)
     except Exception as error:
         health.fields['database'] = 'unreachable'
         health.problems.append('database: %s' % _first_line(error))

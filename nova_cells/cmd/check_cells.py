@@ -1,7 +1,13 @@
 """``nova-cells-manage cell_v2 check_cells``: is every cell healthy?
 
 Exit 0 when every cell checked is healthy, 1 when any is not (the reason
-is printed per cell), 127 when ``--cell_uuid`` names no cell. The checks
+is printed per cell), 127 when ``--cell_uuid`` names no cell.
+
+Each cell's row also gives the connections its database server has open
+to it (every process's), and the table ends with the total and this
+process's own connection budget (``connection_stats()``: open
+connections, the cap, evictions); a JSON record has both per cell
+(``connections``, ``connections_this_process``). The checks
 run in parallel within one timeout (see
 :mod:`nova_cells.cells_admin.health_check`), so the command finishes
 within that timeout and a second even with hung cells. URLs are never
@@ -11,6 +17,7 @@ printed, so neither are passwords.
 import json
 import sys
 
+from nova_cells import connections
 from nova_cells import context as nova_context
 from nova_cells import exception
 from nova_cells.cells_admin import health_check
@@ -26,16 +33,41 @@ __all__ = [
 EXIT_NO_SUCH_CELL = 127
 
 _HEADERS = ('Name', 'UUID', 'Database', 'Round trip', 'Schema',
-            'Instances', 'Hosts', 'Disabled', 'Message queue', 'Status')
+            'Connections', 'Instances', 'Hosts', 'Disabled',
+            'Message queue', 'Status')
 
 
 def _row(health: health_check.CellHealth) -> list:
     round_trip = ('%.1f ms' % health.round_trip_ms
                   if health.round_trip_ms is not None else '-')
     status = 'ok' if health.healthy else '; '.join(health.problems)
+    held = '-' if health.connections is None else health.connections
     return [health.name or '', health.uuid, health.database, round_trip,
-            health.schema, health.instances, health.hosts,
+            health.schema, held, health.instances, health.hosts,
             health.disabled, health.message_queue, status]
+
+
+def _record(health: health_check.CellHealth, stats: dict) -> dict:
+    record = health.as_dict()
+    # The budget names a cell by its identity, "uuid(name)" or the uuid.
+    record['connections_this_process'] = next(
+        (held for label, held in stats['cells'].items()
+         if label.partition('(')[0] == health.uuid),
+        {'open': 0, 'in_use': 0})
+    return record
+
+
+def _summary(results: list, stats: dict) -> str:
+    counted = [health.connections for health in results
+               if health.connections is not None]
+    on_servers = ('%d on their servers' % sum(counted) if counted else
+                  'not counted on their servers (SQLite or not allowed)')
+    cap = stats['max_total_connections']
+    return ('Connections to cell databases: %s; this process holds %d '
+            '(max_total_connections %s), %d evictions, %d engines.' % (
+                on_servers, stats['total_open'],
+                cap if cap else '0 = no cap', stats['evictions'],
+                stats['engines']))
 
 
 def check_cells(cell_uuid: str | None = None, output_format: str = 'table',
@@ -53,20 +85,23 @@ def check_cells(cell_uuid: str | None = None, output_format: str = 'table',
         seconds = None
     results = health_check.check_cells(
         nova_context.get_admin_context(), cell_uuid, seconds)
+    stats = connections.get_registry().connection_stats()
     if output_format == 'json':
-        print(json.dumps([health.as_dict() for health in results],
+        print(json.dumps([_record(health, stats) for health in results],
                          indent=2, sort_keys=True))
     else:
         print(common.table(_HEADERS, [_row(health) for health in results]))
+        print(_summary(results, stats))
     unhealthy = [health for health in results if not health.healthy]
     return common.EXIT_FAILURE if unhealthy else common.EXIT_SUCCESS
 
 
 ACTION = common.Action(
     'check_cells', check_cells,
-    'Check every cell (database reachable and round trip, schema, mapped '
-    'instances and hosts, disabled, message queue) in parallel within one '
-    'timeout; the reason is printed per cell.',
+    'Check every cell (database reachable and round trip, schema, '
+    'connections open to its database, mapped instances and hosts, '
+    'disabled, message queue) in parallel within one timeout; the reason '
+    'is printed per cell.',
     [common.argument('cell_uuid', '--cell_uuid', '--cell-uuid',
                      default=None, type=common.non_empty,
                      help='Only this cell (default: every cell; an empty '

@@ -8,6 +8,8 @@ import subprocess
 import sqlalchemy as sa
 
 from nova_cells.db.sqlalchemy import models
+from nova_cells.tests.fixtures import backends
+from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import cli
 from nova_cells.tests.fixtures import database as database_fixture
 from nova_cells.tests.fixtures import sick_servers
@@ -27,6 +29,7 @@ class HealthTestCase(cli.CellV2TestCase):
             self.useFixture(database_fixture.EmptyDatabase(
                 self.BACKEND, name=name)).url for name in ('c0', 'c1'))
         self.manage('map_cell0', '--database_connection', cell0_url)
+        self.healthy_url = cell1_url
         self.healthy = self.create('healthy', cell1_url)
         self.manage('sync', '--all-cells', category='db')
         self.status_script = os.path.join(
@@ -90,6 +93,67 @@ class TestCheckCells(HealthTestCase):
         self.manage('check_cells', '--cell_uuid', self.healthy,
                     '--timeout', '3')
         self.manage('check_cells', '--cell_uuid', 'nope', expect=127)
+
+
+class TestCheckCellsConnections(HealthTestCase):
+    """The connections open to each cell's database (every process's, on
+    its server) and this process's connection budget."""
+
+    HELD = 3
+
+    def hold_connections(self):
+        engine = sa.create_engine(self.healthy_url,
+                                  poolclass=sa.pool.QueuePool,
+                                  pool_size=self.HELD)
+        self.addCleanup(engine.dispose)
+        for _ in range(self.HELD):
+            connection = engine.connect()
+            self.addCleanup(connection.close)
+
+    def expected_count(self, count):
+        if self.BACKEND == backends.SQLITE:
+            # A file has no server to count connections.
+            self.assertIsNone(count)
+        else:
+            # Other processes' connections may still be ending.
+            self.assertGreaterEqual(count, self.HELD)
+
+    def test_connections_per_cell_and_the_budget_are_shown(self):
+        self.hold_connections()
+        self.write_config('[cell_database]\nmax_total_connections = 7\n')
+        records = json.loads(self.manage('check_cells', '--format',
+                                         'json').stdout)
+        by_name = {record['name']: record for record in records}
+        healthy = by_name['healthy']
+        self.expected_count(healthy['connections'])
+        self.assertEqual({'open': 0, 'in_use': 0},
+                         healthy['connections_this_process'])
+        self.assertTrue(healthy['healthy'], healthy)
+
+        result = self.manage('check_cells')
+        lines = result.stdout.splitlines()
+        headers = [cell.strip() for cell in lines[1].strip('|').split('|')]
+        rows = {line.split('|')[1].strip(): [
+            cell.strip() for cell in line.strip().strip('|').split('|')]
+            for line in lines[3:] if line.startswith('| ')}
+        shown = rows['healthy'][headers.index('Connections')]
+        self.expected_count(None if shown == '-' else int(shown))
+        self.assertIn('this process holds 0 (max_total_connections 7), '
+                      '0 evictions', lines[-1])
+        if self.BACKEND == backends.SQLITE:
+            self.assertIn('not counted on their servers', lines[-1])
+        else:
+            self.assertRegex(lines[-1], r'cell databases: \d+ on their')
+
+
+class TestCheckCellsConnectionsMySQL(base.MySQLMixin,
+                                     TestCheckCellsConnections):
+    pass
+
+
+class TestCheckCellsConnectionsPostgreSQL(base.PostgreSQLMixin,
+                                          TestCheckCellsConnections):
+    pass
 
 
 class TestUpgradeCheck(HealthTestCase):
