@@ -67,7 +67,7 @@ _REAPER_MIN_INTERVAL = 0.01
 _REAPER_MAX_INTERVAL = 10.0
 # Seconds to wait before looking for another victim when the last one had
 # no idle connection left to close.
-_NOTHING_CLOSED_WAIT = 0.005
+_NOTHING_CLOSED_WAIT = 0.001
 
 
 class _PoolState:
@@ -126,6 +126,9 @@ class ConnectionBudget:
         # Connections being opened: counted, neither idle nor checked out
         # yet, so their cell is no victim.
         self._opening: collections.Counter = collections.Counter()
+        # Cells a thread is evicting now: no other thread picks them too
+        # (it would find nothing left to close and have to wait).
+        self._evicting: set[str] = set()
         # Least recently used first; only cells that hold a facade.
         self._last_used: collections.OrderedDict = collections.OrderedDict()
         # The same order, only cells holding connections: where a victim
@@ -304,11 +307,17 @@ class ConnectionBudget:
                             cell=self._names.get(key, 'a cell'))
                     self._closed.wait(remaining)
                     continue
+                self._evicting.add(victim)
             # Outside the lock: closing connections takes the pools' locks,
             # and another thread may be building an engine meanwhile.
-            if not self._evict_now(victim):
-                # Its idle connections were taken (or are being closed)
-                # meanwhile: let that thread move on rather than spin.
+            try:
+                closed = self._evict_now(victim)
+            finally:
+                with self._lock:
+                    self._evicting.discard(victim)
+            if not closed:
+                # Its idle connections were taken meanwhile: let the
+                # thread that took them move on rather than spin.
                 with self._lock:
                     self._closed.wait(_NOTHING_CLOSED_WAIT)
 
@@ -316,7 +325,7 @@ class ConnectionBudget:
         """The least recently used cell holding connections, none in use."""
         for key in self._holding:
             if (key != exclude and not self._in_use[key] and
-                    not self._opening[key]):
+                    not self._opening[key] and key not in self._evicting):
                 return key
         return None
 
