@@ -12,29 +12,47 @@ and once with no budget (0):
 * ``uniform``: every read on a cell picked at random (the budget's worst
   case: nearly every read needs a connection another cell gives back).
 
+Each workload first reads every cell it will touch once, untimed (its
+median is reported as ``first_touch_median_us``): a running service has
+an engine for every cell it used within ``idle_timeout``, and the timed
+reads measure routing and connections, not engines being built.
+
 Open connections are sampled every 10 ms (the registry's count, and on
-PostgreSQL the server's ``pg_stat_activity``). Floors from the same run:
+PostgreSQL the server's ``pg_stat_activity``; a server process ends a
+moment after its client closed the connection, so a server count above
+the budget is sampled again for up to ``SERVER_SETTLE_SECONDS`` and both
+figures are reported). Floors from the same run:
 ``two_cells`` (the same threads, 2 cells) for the working set, and
 ``bare_new_connection`` (the bare driver opens a new connection, runs the
 same select and closes it, from the same threads) for uniform reads.
 
-Backends: ``SQLITE_CELLS`` SQLite files; on PostgreSQL (when reachable)
+Backends: ``SQLITE_CELLS`` SQLite files, in WAL mode as any nova_cells
+process leaves them (so the bare driver opens the same kind of file); on
+PostgreSQL (when reachable)
 ``POSTGRESQL_CELLS`` cells over ``POSTGRESQL_DATABASES`` databases (cell
 URLs differ by ``application_name``, so each cell is its own facade and
 pool; every cell's instance row names the cell). PostgreSQL's
 ``max_connections`` (100 here) cannot hold the no-budget run's connection
 per cell, so that comparison is reported as not run.
 
-Memory: RSS of the whole process after touching every SQLite cell under
-the budget, and per evicted cell the Python heap (tracemalloc) and file
-descriptors left behind.
+Memory, in a fresh child process (``python scale_budget.py memory DIR``,
+so no earlier workload's freed memory counts): RSS of the whole process
+after touching every SQLite cell under the budget, with no idle timeout
+(every cell keeps its engine), and the file descriptors left on the
+evicted cells' files; then, traced by tracemalloc, the Python heap per
+cell evicted at the cap (engine kept, connections closed) and per cell
+whose engine the idle timeout dropped.
 """
 
+import gc
+import json
 import os
 import random
 import shutil
 import sqlite3
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -56,7 +74,9 @@ HOT_CELLS = 50
 HOT_FRACTION = 0.95
 READS = 2400
 SAMPLE_SECONDS = 0.01
+SERVER_SETTLE_SECONDS = 2.0
 MEMORY_CELLS = 200
+MEMORY_CHILD_TIMEOUT = 200
 GOAL_WORKING_SET_OVER_TWO_CELLS = 1.3
 GOAL_UNIFORM_OVER_BARE = 1.5
 GOAL_RSS_MIB = 150
@@ -105,6 +125,7 @@ def _sqlite_cells(directory: str, count: int) -> list[dict]:
                 'url': 'sqlite:///' + path, 'path': path,
                 'instance': str(uuid_lib.uuid4())}
         connection = sqlite3.connect(path)
+        connection.execute('PRAGMA journal_mode = WAL')
         with connection:
             connection.execute(insert, tuple(
                 _instance_row(cell['instance'], cell['name']).values()))
@@ -175,6 +196,21 @@ class _Sampler(threading.Thread):
             self.stop.wait(SAMPLE_SECONDS)
 
 
+def _settled(count, budget: int, raw: list[int]):
+    """``count`` sampled again while above ``budget``, for up to
+    ``SERVER_SETTLE_SECONDS``; the first figure of each sample goes to
+    ``raw``."""
+    def sample():
+        value = count()
+        raw.append(value)
+        deadline = time.monotonic() + SERVER_SETTLE_SECONDS
+        while budget and value > budget and time.monotonic() < deadline:
+            time.sleep(0.05)
+            value = count()
+        return value
+    return sample
+
+
 def _from_threads(call, picks: list[list]) -> tuple[list[float], int]:
     """Run ``call(pick)`` for each thread's picks; latencies (us) and how
     many calls returned something false or raised."""
@@ -232,8 +268,23 @@ def _workload(directory: str, api_url: str, cells: list[dict], budget: int,
 
     registry = _configure(directory, api_url, budget)
     ctxt = context.get_admin_context()
+    # Every cell of the workload read once, untimed: a service that has
+    # been running has an engine per cell it used within idle_timeout, so
+    # what is timed is reads (and, at the budget, connections given back
+    # and opened), not each cell's first engine being built, which is
+    # reported on its own.
+    touched = sorted({cell['uuid']: cell for mine in _picks(
+        cells, hot, seed=7) for cell in mine}.values(),
+        key=lambda cell: cell['name'])
+    first_touch = []
+    for cell in touched:
+        started = time.perf_counter_ns()
+        _show(ctxt, cell)
+        first_touch.append((time.perf_counter_ns() - started) / 1000.0)
     held = _Sampler(lambda: registry.connection_stats()['total_open'])
-    on_server = _Sampler(server_count) if server_count else None
+    raw: list[int] = []
+    on_server = _Sampler(_settled(server_count, budget, raw)) \
+        if server_count else None
     for sampler in filter(None, (held, on_server)):
         sampler.start()
     try:
@@ -248,10 +299,13 @@ def _workload(directory: str, api_url: str, cells: list[dict], budget: int,
     figures = dict(_summary(samples), wrong_reads=wrong,
                    max_open=max(held.samples), samples=len(held.samples),
                    evictions=stats['evictions'],
-                   cells_touched=len({cell['uuid'] for mine in _picks(
-                       cells, hot, seed=7) for cell in mine}))
+                   engines_held_at_end=stats['engines'],
+                   first_touch_median_us=round(
+                       statistics.median(first_touch), 1),
+                   cells_touched=len(touched))
     if on_server:
         figures['max_open_on_server'] = max(on_server.samples)
+        figures['max_open_on_server_unsettled'] = max(raw)
     if budget:
         figures['within_budget_at_every_sample'] = (
             figures['max_open'] <= budget and
@@ -325,37 +379,85 @@ def _rss_mib() -> float:
     return 0.0
 
 
+def _cell_files_open(cells: list[dict]) -> int:
+    """This process's file descriptors on the files of ``cells`` (their
+    -wal and -shm files included)."""
+    paths = tuple(cell['path'] for cell in cells)
+    count = 0
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            target = os.readlink('/proc/self/fd/' + fd)
+        except OSError:
+            continue
+        count += target.startswith(paths)
+    return count
+
+
 def _memory(directory: str, api_url: str, cells: list[dict]) -> dict:
-    """RSS after touching every cell under the budget, then what an
-    evicted cell leaves behind."""
+    """RSS after touching every cell under the budget (engines kept),
+    then the Python heap per cell evicted at the cap and per cell whose
+    engine was dropped. Run in a fresh process (see :func:`run`)."""
     from nova_cells import context
 
     registry = _configure(directory, api_url, BUDGET)
     ctxt = context.get_admin_context()
+    # Imports, mapper configuration and the API facade in the baseline.
+    for cell in cells[:2]:
+        _show(ctxt, cell)
+    registry.evict_idle_cells()
+    gc.collect()
+    baseline = _rss_mib()
     for cell in cells:
         _show(ctxt, cell)
+    gc.collect()
     rss = _rss_mib()
-    facades = registry.facade_count()
+    stats = registry.connection_stats()
+    engines = registry.facade_count()
+    # The budget names a cell "uuid(name)".
+    holding = {label.partition('(')[0] for label in stats['cells']}
+    evicted = [cell for cell in cells if cell['uuid'] not in holding]
+    files_open_evicted = _cell_files_open(evicted)
     registry.evict_idle_cells()
+    gc.collect()
+    rss_dropped = _rss_mib()
+    files_open_dropped = _cell_files_open(cells)
     tracemalloc.start()
-    fds_before = len(os.listdir('/proc/self/fd'))
     traced_before = tracemalloc.get_traced_memory()[0]
     for cell in cells[:MEMORY_CELLS]:
         _show(ctxt, cell)
-        registry.evict_idle_cells()
-    per_cell_bytes = (tracemalloc.get_traced_memory()[0] -
-                      traced_before) / MEMORY_CELLS
-    fds_after = len(os.listdir('/proc/self/fd'))
+    gc.collect()
+    kept = (tracemalloc.get_traced_memory()[0] - traced_before)
+    registry.evict_idle_cells()
+    gc.collect()
+    dropped = (tracemalloc.get_traced_memory()[0] - traced_before)
     tracemalloc.stop()
     registry.dispose_all()
     return {'cells_touched': len(cells),
+            'baseline_rss_mib': baseline,
             'rss_mib_after_touching_all': rss,
             'rss_goal_mib_at_most': GOAL_RSS_MIB,
             'rss_goal_met': rss <= GOAL_RSS_MIB,
-            'cell_facades_held_under_budget': facades,
-            'per_evicted_cell_heap_bytes': round(per_cell_bytes),
-            'per_evicted_cell_open_fds': round(
-                (fds_after - fds_before) / MEMORY_CELLS, 3)}
+            'engines_held_after_touching_all': engines,
+            'open_connections_after_touching_all': stats['total_open'],
+            'evicted_cells': len(evicted),
+            'files_open_on_evicted_cells': files_open_evicted,
+            'rss_mib_after_dropping_every_engine': rss_dropped,
+            'files_open_after_dropping_every_engine': files_open_dropped,
+            'per_evicted_cell_heap_bytes_engine_kept': round(
+                kept / MEMORY_CELLS),
+            'per_dropped_cell_heap_bytes': round(dropped / MEMORY_CELLS),
+            'heap_cells': MEMORY_CELLS}
+
+
+def _memory_in_child(directory: str, api_url: str) -> dict:
+    completed = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), 'memory', directory,
+         api_url], capture_output=True, text=True,
+        timeout=MEMORY_CHILD_TIMEOUT, check=False)
+    if completed.returncode != 0:
+        lines = completed.stderr.strip().splitlines() or ['(no output)']
+        return {'failed': lines[-1]}
+    return json.loads(completed.stdout)
 
 
 def _sqlite(directory: str) -> dict:
@@ -364,10 +466,13 @@ def _sqlite(directory: str) -> dict:
                 'all': 'sqlite:///' + os.path.join(directory, 'api.sqlite')}
     _api_database(api_urls[2], cells[:2])
     _api_database(api_urls['all'], cells)
+    with open(os.path.join(directory, 'cells.json'), 'w') as stream:
+        json.dump(cells, stream)
+    memory = _memory_in_child(directory, api_urls['all'])
     result = _compare(directory, api_urls, cells,
                       lambda cell: sqlite3.connect(cell['path']),
                       _SELECT % {'uuid': ':uuid'})
-    result['memory'] = _memory(directory, api_urls['all'], cells)
+    result['memory'] = memory
     result['cells'] = SQLITE_CELLS
     return result
 
@@ -423,3 +528,20 @@ def run(directory: str) -> dict:
     result['postgresql'] = (_postgresql(directory) if reason is None
                             else {'skipped': reason})
     return result
+
+
+def main(argv: list[str]) -> int:
+    """``memory DIRECTORY API_URL``: :func:`_memory` on the cells
+    :func:`_sqlite` saved in DIRECTORY, JSON on stdout."""
+    import warnings
+
+    warnings.simplefilter('ignore')
+    _command, directory, api_url = argv
+    with open(os.path.join(directory, 'cells.json')) as stream:
+        cells = json.load(stream)
+    print(json.dumps(_memory(directory, api_url, cells)))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
