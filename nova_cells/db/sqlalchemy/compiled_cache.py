@@ -10,11 +10,12 @@ SQLite cell engine costs, and more with every other statement run there.
 Every SQLite engine here is built the same way (same driver, same SQLite
 library, same oslo.db options), so their dialects compile a statement
 identically: :func:`share` gives an engine a view of one process-wide
-cache in which a dialect is known by its *profile* (its class and every
-plain setting it holds, the driver module, taken once it is initialised)
+cache in which a dialect is known by its *profile* (its class, the
+driver module and every setting it holds, taken once it is initialised)
 rather than by its identity. Two dialects that differ in any setting get
 entries of their own, so sharing never hands an engine SQL compiled for
-different settings.
+different settings; a setting that is an object (a JSON serialiser, say)
+is compared by identity, so an unknown difference never shares.
 
 Only SQLite: a MySQL or PostgreSQL dialect learns its server's version and
 modes when it first connects, and cells' servers may differ.
@@ -44,12 +45,31 @@ def _plain(value) -> bool:
     return isinstance(value, _PLAIN)
 
 
+# Objects each dialect instance holds its own copy of, built from its
+# class and plain settings alone (so the profile already covers them).
+_BUILT_FROM_SETTINGS = frozenset({
+    'dbapi', 'loaded_dbapi', 'dispatch', 'identifier_preparer',
+    'type_compiler', 'type_compiler_instance', '_type_memos'})
+
+
+def _setting(name: str, value) -> tuple:
+    if _plain(value):
+        return (name, value)
+    # Anything else set on the dialect (a JSON serialiser, a swapped
+    # compiler class) may change what is compiled and is known only by
+    # identity: two dialects share entries only if it is the same object.
+    # The id cannot be reused while an entry lives: the entry's compiled
+    # statement keeps the first dialect, and so the object, alive.
+    return (name, ('object', id(value)))
+
+
 def _profile(dialect) -> tuple:
     """What a dialect compiles with: its class, the driver module and
-    every plain attribute it holds (paramstyle, version, options)."""
+    every setting it holds, plain ones by value, any other object but
+    those :data:`_BUILT_FROM_SETTINGS` by identity (fail closed)."""
     settings = tuple(sorted(
-        (name, value) for name, value in vars(dialect).items()
-        if _plain(value)))
+        _setting(name, value) for name, value in vars(dialect).items()
+        if name not in _BUILT_FROM_SETTINGS))
     return (type(dialect), id(dialect.loaded_dbapi), settings)
 
 
