@@ -4,14 +4,15 @@ Exit 0 when every cell checked is healthy, 1 when any is not (the reason
 is printed per cell), 127 when ``--cell_uuid`` names no cell.
 
 Each cell's row also gives the connections its database server has open
-to it (every process's), and the table ends with the total and this
-process's own connection budget (``connection_stats()``: open
-connections, the cap, evictions); a JSON record has both per cell
-(``connections``, ``connections_this_process``). The checks
-run in parallel within one timeout (see
-:mod:`nova_cells.cells_admin.health_check`), so the command finishes
-within that timeout and a second even with hung cells. URLs are never
-printed, so neither are passwords.
+to it (every process's; ``connections`` in a JSON record), and the table
+ends with their total and the budget each process works within
+(``[cell_database] max_total_connections``). Not this command's own
+connection figures: a one-shot command holds none worth showing; a
+running service reads its own (open per cell, evictions) from
+``connection_stats()`` of the registry. The checks run in parallel
+within one timeout (see :mod:`nova_cells.cells_admin.health_check`), so
+the command finishes within that timeout and a second even with hung
+cells. URLs are never printed, so neither are passwords.
 """
 
 import json
@@ -47,27 +48,14 @@ def _row(health: health_check.CellHealth) -> list:
             health.disabled, health.message_queue, status]
 
 
-def _record(health: health_check.CellHealth, stats: dict) -> dict:
-    record = health.as_dict()
-    # The budget names a cell by its identity, "uuid(name)" or the uuid.
-    record['connections_this_process'] = next(
-        (held for label, held in stats['cells'].items()
-         if label.partition('(')[0] == health.uuid),
-        {'open': 0, 'in_use': 0})
-    return record
-
-
-def _summary(results: list, stats: dict) -> str:
+def _summary(results: list, cap: int) -> str:
     counted = [health.connections for health in results
                if health.connections is not None]
     on_servers = ('%d on their servers' % sum(counted) if counted else
                   'not counted on their servers (SQLite or not allowed)')
-    cap = stats['max_total_connections']
-    return ('Connections to cell databases: %s; this process holds %d '
-            '(max_total_connections %s), %d evictions, %d engines.' % (
-                on_servers, stats['total_open'],
-                cap if cap else '0 = no cap', stats['evictions'],
-                stats['engines']))
+    return ('Connections to cell databases: %s; each process may hold at '
+            'most %s ([cell_database] max_total_connections).' % (
+                on_servers, cap if cap else 'any number (0 = no cap)'))
 
 
 def check_cells(cell_uuid: str | None = None, output_format: str = 'table',
@@ -85,13 +73,13 @@ def check_cells(cell_uuid: str | None = None, output_format: str = 'table',
         seconds = None
     results = health_check.check_cells(
         nova_context.get_admin_context(), cell_uuid, seconds)
-    stats = connections.get_registry().connection_stats()
     if output_format == 'json':
-        print(json.dumps([_record(health, stats) for health in results],
+        print(json.dumps([health.as_dict() for health in results],
                          indent=2, sort_keys=True))
     else:
         print(common.table(_HEADERS, [_row(health) for health in results]))
-        print(_summary(results, stats))
+        print(_summary(results, connections.get_registry().conf
+                       .cell_database.max_total_connections))
     unhealthy = [health for health in results if not health.healthy]
     return common.EXIT_FAILURE if unhealthy else common.EXIT_SUCCESS
 
