@@ -1,7 +1,8 @@
 """nova_cells against real Nova 34, each Nova step in a subprocess.
 
-Nova runs from its own virtualenv (``tests/fixtures/novaenv.py``), never in
-this process: both projects register objects in the ``nova`` namespace. Each
+Nova runs from its own virtualenv (``nova_cells/testing/novaenv.py``),
+never in this process: both projects register objects in the ``nova``
+namespace. Each
 test checks one promise to a Nova fork: Nova reads the API database this
 project made; mapping primitives cross in both directions at every version
 both know; instances this project writes in a cell database Nova made are
