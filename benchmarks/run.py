@@ -13,9 +13,14 @@ failed in both files, with the first line of its error, and this script
 then exits 1. A goal a benchmark reports as missed is listed in the
 summary but is not a failure.
 
+Benchmarks that compare with Nova 34 run it from its own virtualenv;
+when that is not built yet, it is built first, outside the benchmarks'
+timeouts (``--nova skip`` leaves Nova out instead).
+
 Usage::
 
     .venv/bin/python benchmarks/run.py [--only NAME ...] [--timeout S]
+        [--nova {build,skip}]
 """
 
 import argparse
@@ -365,6 +370,29 @@ def write_report(report: dict, directory: str) -> tuple[str, str]:
     return paths
 
 
+def _prepare_nova(names: list[str], directory: str, mode: str) -> None:
+    """With ``build``, build Nova 34's virtualenv now, outside every
+    benchmark's timeout, if a selected benchmark compares with Nova (it
+    imports ``nova34``) and it is not built yet; with ``skip``, those
+    benchmarks leave Nova out then (see ``nova34.py``)."""
+    if mode == 'skip':
+        os.environ['NOVA_CELLS_BENCH_NOVA'] = 'skip'   # the children's
+        return
+    for name in names:
+        with open(os.path.join(directory, name + '.py')) as stream:
+            if 'import nova34' in stream.read():
+                _build_nova()
+                return
+
+
+def _build_nova() -> None:
+    import nova34  # benchmarks/ is sys.path[0] for a script
+
+    reason = nova34.environment('build')[1]
+    if reason:   # the benchmarks then say so in their JSON
+        print(reason, file=sys.stderr)
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(
         timespec='seconds')
@@ -380,6 +408,11 @@ def main(argv: list[str] | None = None) -> int:
                              '(default %(default)s)')
     parser.add_argument('--output-dir', default=DEFAULT_OUTPUT_DIR,
                         help='where latest.json and latest.md go')
+    parser.add_argument('--nova', choices=('build', 'skip'),
+                        default='build',
+                        help="Nova 34's virtualenv, when not built yet: "
+                             'build it before the benchmarks run (a few '
+                             'minutes, once) or leave Nova out')
     parser.add_argument('--benchmarks-dir', default=BENCHMARKS_DIR,
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -387,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         names = select(discover(args.benchmarks_dir), args.only)
     except ValueError as error:
         parser.error(str(error))
+    _prepare_nova(names, args.benchmarks_dir, args.nova)
     started_at = _now()
     outcomes = {}
     for name in names:

@@ -152,6 +152,16 @@ class TestReportWriter(testtools.TestCase):
                 self.assertEqual(len(table[0]), len(row), row)
 
 
+# A benchmark that runs Nova: run.py knows it by its import (a comment
+# here), and passes --nova to it through the environment.
+_NOVA_BENCHMARK = """
+import json
+import os
+# import nova34
+print(json.dumps({'mode': os.environ.get('NOVA_CELLS_BENCH_NOVA')}))
+"""
+
+
 class TestRunningBenchmarks(testtools.TestCase):
     """main() on fake benchmark scripts, each a short subprocess."""
 
@@ -212,6 +222,30 @@ class TestRunningBenchmarks(testtools.TestCase):
         self.assertEqual(0, code)
         self.assertEqual(['bench_good'], list(report['benchmarks']))
         self.assertEqual([], report['failed'])
+
+    def test_nova_is_built_first_only_for_benchmarks_that_run_it(self):
+        build = self.useFixture(fixtures.MockPatchObject(
+            bench_run, '_build_nova')).mock
+        self._script('bench_nova', _NOVA_BENCHMARK)
+        self._main('--only', 'good')
+        build.assert_not_called()
+        code, report = self._main('--only', 'nova')
+        self.assertEqual(0, code)
+        build.assert_called_once_with()
+        self.assertIsNone(report['benchmarks']['bench_nova']['result'][
+            'mode'])
+
+    def test_nova_skip_reaches_the_benchmarks_and_builds_nothing(self):
+        build = self.useFixture(fixtures.MockPatchObject(
+            bench_run, '_build_nova')).mock
+        self.useFixture(fixtures.EnvironmentVariable(
+            'NOVA_CELLS_BENCH_NOVA'))
+        self._script('bench_nova', _NOVA_BENCHMARK)
+        code, report = self._main('--only', 'nova', '--nova', 'skip')
+        self.assertEqual(0, code)
+        build.assert_not_called()
+        self.assertEqual('skip', report['benchmarks']['bench_nova'][
+            'result']['mode'])
 
     def test_unknown_only_name_is_refused(self):
         error = self.assertRaises(SystemExit, bench_run.main, [
