@@ -106,9 +106,17 @@ class Remote:
         self._process = process
         self._stderr = stderr
         self._lines = queue.Queue()
+        self._ready = None
         # A reader thread, so a silent Nova is waited for with a timeout.
         threading.Thread(target=self._pump, daemon=True).start()
-        self.ready = self._read()
+
+    @property
+    def ready(self) -> dict:
+        """Nova's first answer (its version, how long it took to start),
+        waited for on first use: the caller may work meanwhile."""
+        if self._ready is None:
+            self._ready = self._read()
+        return self._ready
 
     def _pump(self) -> None:
         for line in self._process.stdout:
@@ -132,6 +140,7 @@ class Remote:
 
     def block(self, uuids: list[str]) -> dict:
         """``{function: [microseconds...]}`` for ``uuids``."""
+        self.ready   # noqa: B018 (answers come in order)
         with contextlib.suppress(OSError):   # exited: _read says so
             self._process.stdin.write(json.dumps({'block': uuids}) + '\n')
         return self._read()
@@ -141,7 +150,7 @@ class Remote:
 def remote(nova, kind: str, directory: str, cells: list[dict],
            warmup: list[str], extra_mappings: int = 0,
            functions: tuple = ()):
-    """Yield Nova's side, ready, on new databases of ``kind`` holding
+    """Yield Nova's side, starting, on new databases of ``kind`` holding
     ``cells`` (each ``{uuid, name, instances}``) and ``extra_mappings``
     mappings without instance rows; ``functions`` picks among
     ``nova34_show.py``'s timings (all of them when empty).
@@ -216,18 +225,28 @@ def interleaved(ours: dict, side: Remote, shown: list[str],
 
 def versus(nova, kind: str, directory: str, cells: list[dict],
            shown: list[str], ours: dict, headline: str, goal: float,
-           extra_mappings: int = 0, iterations: int = DEFAULT_ITERATIONS,
+           iterations: int = DEFAULT_ITERATIONS,
            functions: tuple = ()) -> dict:
-    """Nova's side started on ``cells`` (see :func:`remote`), ``ours``
-    and Nova's show path timed in alternating blocks over ``shown`` (see
-    :func:`interleaved`), and ours named ``headline`` against Nova's, with
-    the goal; ``{'failed': why}`` when Nova's side failed. ``functions``
-    picks Nova's timings (all when empty; ``show_db_api`` is needed)."""
-    started = time.monotonic()
+    """Nova's side started on ``cells`` (see :func:`remote`), then
+    :func:`versus_with` it."""
     try:
         with remote(nova, kind, directory, cells, shown[:WARMUP],
-                    extra_mappings, functions) as side:
-            figures = interleaved(ours, side, shown, iterations)
+                    functions=functions) as side:
+            return versus_with(side, shown, ours, headline, goal,
+                               iterations)
+    except novaenv.NovaEnvironmentError as error:
+        return {'failed': str(error)[-2000:]}
+
+
+def versus_with(side: Remote, shown: list[str], ours: dict, headline: str,
+                goal: float, iterations: int = DEFAULT_ITERATIONS) -> dict:
+    """``ours`` and Nova's show path timed in alternating blocks over
+    ``shown`` (see :func:`interleaved`), and ours named ``headline``
+    against Nova's, with the goal; ``{'failed': why}`` when Nova's side
+    failed."""
+    started = time.monotonic()
+    try:
+        figures = interleaved(ours, side, shown, iterations)
     except novaenv.NovaEnvironmentError as error:
         return {'failed': str(error)[-2000:]}
     return dict(comparison(figures, headline, goal, side.ready),
