@@ -152,6 +152,9 @@ api_writer = _transactional('api', _WRITER)
 #: transaction on the same database they join it, as ``main_reader`` does,
 #: and see its uncommitted rows. Reads of several statements that need one
 #: snapshot use ``main_reader``/``api_reader`` (``context.session``).
+#: Never a write: on its own such a function runs without a transaction
+#: (MySQL and PostgreSQL in autocommit, SQLite files without ``BEGIN``),
+#: so a write would be committed at once, not rolled back with the reader.
 main_connection_reader = _connection_reader('main')
 api_connection_reader = _connection_reader('api')
 
