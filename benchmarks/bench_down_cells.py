@@ -41,13 +41,17 @@ import json
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
 import time
 import uuid as uuid_lib
 import warnings
+
+try:
+    from benchmarks import timing
+except ImportError:  # run as a script: its own directory is on sys.path
+    import timing
 
 CELLS = 10
 THREADS = 8
@@ -67,16 +71,8 @@ class _Cell:
     instances: tuple = ()
 
 
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def _summary(samples: list[float]) -> dict:
-    return {'median_ms': round(statistics.median(samples), 3),
-            'p99_ms': round(_percentile(samples, 0.99), 3),
-            'count': len(samples)}
+    return dict(timing.summary(samples), count=len(samples))
 
 
 def _configure(directory: str) -> None:

@@ -53,7 +53,6 @@ import json
 import os
 import pstats
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -65,8 +64,10 @@ import sqlalchemy.orm
 
 try:
     from benchmarks import server_databases
+    from benchmarks import timing
 except ImportError:  # run as a script: its own directory is on sys.path
     import server_databases
+    import timing
 
 INSTANCES = 2000
 DEFAULT_ITERATIONS = 5000
@@ -84,12 +85,6 @@ class _Cell:
     transport_url: str = 'none:///'
 
 
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def _measure(function, arguments: list, iterations: int) -> dict:
     for index in range(WARMUP):
         function(arguments[index % len(arguments)])
@@ -100,9 +95,7 @@ def _measure(function, arguments: list, iterations: int) -> dict:
         start = clock()
         function(argument)
         samples.append((clock() - start) / 1000.0)
-    return {'median_us': round(statistics.median(samples), 2),
-            'p99_us': round(_percentile(samples, 0.99), 2),
-            'iterations': iterations}
+    return dict(timing.summary(samples, 'us', 2), iterations=iterations)
 
 
 def _configure(directory: str):
@@ -241,9 +234,8 @@ def _interleaved(functions: dict, arguments: list, iterations: int) -> dict:
             start = clock()
             function(argument)
             samples[name].append((clock() - start) / 1000.0)
-    return {name: {'median_us': round(statistics.median(values), 2),
-                   'p99_us': round(_percentile(values, 0.99), 2),
-                   'iterations': iterations}
+    return {name: dict(timing.summary(values, 'us', 2),
+                       iterations=iterations)
             for name, values in samples.items()}
 
 

@@ -21,11 +21,15 @@ import contextlib
 import json
 import logging
 import socket
-import statistics
 import sys
 import time
 import uuid as uuid_lib
 import warnings
+
+try:
+    from benchmarks import timing
+except ImportError:  # run as a script: its own directory is on sys.path
+    import timing
 
 ROUTER_BATCHES = 2000
 ROUTER_BATCH_SIZE = 100
@@ -36,16 +40,8 @@ RABBIT_HOST, RABBIT_PORT = '127.0.0.1', 5672
 RABBIT_VHOSTS = ('nova_cells_test_cell1', '')
 
 
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1,
-                       int(round(fraction * (len(ordered) - 1))))]
-
-
 def _summary(samples: list[float], digits: int = 3) -> dict:
-    return {'median': round(statistics.median(samples), digits),
-            'p99': round(_percentile(samples, 0.99), digits),
-            'samples': len(samples)}
+    return dict(timing.summary(samples, None, digits), samples=len(samples))
 
 
 class _Cell:

@@ -41,7 +41,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
@@ -53,8 +52,10 @@ import sqlalchemy as sa
 
 try:
     from benchmarks import server_databases
+    from benchmarks import timing
 except ImportError:  # run as a script: its own directory is on sys.path
     import server_databases
+    import timing
 
 CELLS = 50
 NO_OP_CELLS = (50, 200)
@@ -87,46 +88,6 @@ class _Cell:
 
     def is_cell0(self) -> bool:
         return False
-
-
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def _summary(samples: list[float]) -> dict:
-    return {'median_ms': round(statistics.median(samples), 3),
-            'p99_ms': round(_percentile(samples, 0.99), 3)}
-
-
-def _sample_ms(function) -> float:
-    start = time.perf_counter()
-    function()
-    return (time.perf_counter() - start) * 1000.0
-
-
-def _time_ms(function, iterations: int, warmup: int = 3) -> dict:
-    for _ in range(warmup):
-        function()
-    samples = [_sample_ms(function) for _ in range(iterations)]
-    return dict(_summary(samples), iterations=iterations)
-
-
-def _paired_ms(subject, floor, iterations: int, warmup: int = 3) -> dict:
-    """Subject and floor sampled alternately; ``ratio`` of medians."""
-    for _ in range(warmup):
-        floor()
-        subject()
-    subject_samples, floor_samples = [], []
-    for _ in range(iterations):
-        floor_samples.append(_sample_ms(floor))
-        subject_samples.append(_sample_ms(subject))
-    result = {'nova_cells': _summary(subject_samples),
-              'floor': _summary(floor_samples)}
-    result['ratio'] = round(result['nova_cells']['median_ms'] /
-                            result['floor']['median_ms'], 2)
-    return result
 
 
 def _goals(results: dict) -> dict[str, bool]:
@@ -204,7 +165,7 @@ def _bench_no_op(root, directory: str, iterations: int) -> dict:
             else:
                 cells = [_Cell(str(uuid_lib.uuid4()), 'sqlite://')
                          for _ in range(count)]
-            figures = _time_ms(
+            figures = timing.time_ms(
                 lambda cells=cells: scatter_gather.scatter_gather_cells(
                     root, cells, 30, _cell_uuid), iterations)
             figures['per_cell_us'] = round(
@@ -221,7 +182,7 @@ def _bench_hung(root, iterations: int) -> dict:
     from nova_cells import scatter_gather
 
     cells = [_Cell(str(uuid_lib.uuid4()), 'sqlite://') for _ in range(CELLS)]
-    results = {'healthy_50_cells': _time_ms(
+    results = {'healthy_50_cells': timing.time_ms(
         lambda: scatter_gather.scatter_gather_cells(
             root, cells, 30, _cell_uuid), iterations)}
 
@@ -240,7 +201,7 @@ def _bench_hung(root, iterations: int) -> dict:
         results['one_hung_first_call_s'] = round(
             time.perf_counter() - start, 3)
         assert outcomes[hung] is scatter_gather.did_not_respond_sentinel
-        results['one_hung_later_calls'] = _time_ms(
+        results['one_hung_later_calls'] = timing.time_ms(
             lambda: scatter_gather.scatter_gather_cells(
                 root, cells, HUNG_TIMEOUT, hang_in_one), iterations)
     finally:
@@ -277,7 +238,7 @@ def _count_figures(root, urls: list[str], iterations: int) -> dict:
             return outcomes
 
         assert sorted(fan_out().values()) == sorted(raw_sequential())
-        return _paired_ms(fan_out, raw_sequential, iterations)
+        return timing.paired_ms(fan_out, raw_sequential, iterations)
     finally:
         for connection in connections:
             connection.close()
@@ -359,10 +320,10 @@ def _bench_listing(root, directory: str, iterations: int) -> dict:
             expected = [row.uuid for row in one_database_page()]
             assert [instance.uuid for _cell, instance
                     in merged().instances] == expected, name
-            results[name] = _paired_ms(merged, one_database_page,
+            results[name] = timing.paired_ms(merged, one_database_page,
                                        iterations)
         first = db_api.instance_get_all_by_filters(cctxt, limit=PAGE)
-        results['second_page_newest_first'] = _paired_ms(
+        results['second_page_newest_first'] = timing.paired_ms(
             lambda: first_page(marker=marker),
             lambda: db_api.instance_get_all_by_filters(
                 cctxt, limit=PAGE, marker=first[-1].uuid),

@@ -25,7 +25,6 @@ import contextlib
 import json
 import os
 import queue
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,8 +35,10 @@ from nova_cells.testing import novaenv
 
 try:
     from benchmarks import server_databases
+    from benchmarks import timing
 except ImportError:  # run as a script: its own directory is on sys.path
     import server_databases
+    import timing
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       'nova34_show.py')
@@ -190,11 +191,7 @@ def remote(nova, kind: str, directory: str, cells: list[dict],
 
 def summary(samples: list[float]) -> dict:
     """Median and p99 (microseconds, one decimal) and the count."""
-    ordered = sorted(samples)
-    return {'median_us': round(statistics.median(ordered), 1),
-            'p99_us': round(ordered[min(len(ordered) - 1, int(round(
-                0.99 * (len(ordered) - 1))))], 1),
-            'iterations': len(ordered)}
+    return dict(timing.summary(samples, 'us', 1), iterations=len(samples))
 
 
 def interleaved(ours: dict, side: Remote, shown: list[str],
