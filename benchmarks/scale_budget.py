@@ -35,152 +35,48 @@ pool; every cell's instance row names the cell). PostgreSQL's
 ``max_connections`` (100 here) cannot hold the no-budget run's connection
 per cell, so that comparison is reported as not run.
 
-Memory, in a fresh child process (``python scale_budget.py memory DIR``,
-so no earlier workload's freed memory counts): RSS of the whole process
-after touching every SQLite cell under the budget, with no idle timeout
-(every cell keeps its engine), and the file descriptors left on the
-evicted cells' files; then, traced by tracemalloc, the Python heap per
-cell evicted at the cap (engine kept, connections closed) and per cell
-whose engine the idle timeout dropped.
+Memory (RSS after touching every SQLite cell, heap and file descriptors
+per evicted cell) is measured in a fresh child process: see
+:mod:`scale_budget_memory`. The cells and the service configuration both
+use are in :mod:`scale_budget_cells`; the latency summary is
+:func:`timing.summary`.
 """
 
-import gc
 import json
 import os
 import random
-import shutil
 import sqlite3
 import statistics
-import subprocess
-import sys
 import threading
 import time
-import tracemalloc
-import uuid as uuid_lib
 
 import sqlalchemy as sa
 
 try:
+    from benchmarks import scale_budget_cells
+    from benchmarks import scale_budget_memory
     from benchmarks import server_databases
+    from benchmarks import timing
 except ImportError:  # run as a script: its own directory is on sys.path
+    import scale_budget_cells
+    import scale_budget_memory
     import server_databases
+    import timing
 
 SQLITE_CELLS = 1000
 POSTGRESQL_CELLS = 200
 POSTGRESQL_DATABASES = 20
 THREADS = 8
-BUDGET = 64
+BUDGET = scale_budget_cells.BUDGET
 HOT_CELLS = 50
 HOT_FRACTION = 0.95
 READS = 2400
 SAMPLE_SECONDS = 0.01
 SERVER_SETTLE_SECONDS = 2.0
-MEMORY_CELLS = 200
-MEMORY_CHILD_TIMEOUT = 200
 GOAL_WORKING_SET_OVER_TWO_CELLS = 1.3
 GOAL_UNIFORM_OVER_BARE = 1.5
-GOAL_RSS_MIB = 150
 # The routed read's select, for the bare driver (its own parameter style).
 _SELECT = ('SELECT * FROM instances WHERE uuid = %(uuid)s AND deleted = 0')
-
-
-# -- workload ---------------------------------------------------------------
-
-def _instance_row(uuid: str, host: str) -> dict:
-    return {'uuid': uuid, 'host': host, 'project_id': 'bench',
-            'user_id': 'bench', 'vm_state': 'active', 'deleted': 0}
-
-
-def _api_database(url: str, cells: list[dict]) -> None:
-    from nova_cells.db.sqlalchemy import api_models
-    from nova_cells.db.sqlalchemy import schema
-
-    schema.create_tables(url, 'api')
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.begin() as connection:
-        connection.execute(sa.insert(api_models.CellMapping), [
-            {'id': index + 1, 'uuid': cell['uuid'], 'name': cell['name'],
-             'transport_url': 'none:///', 'database_connection': cell['url'],
-             'disabled': False} for index, cell in enumerate(cells)])
-        connection.execute(sa.insert(api_models.InstanceMapping), [
-            {'instance_uuid': cell['instance'], 'cell_id': index + 1,
-             'project_id': 'bench', 'user_id': 'bench',
-             'queued_for_delete': False}
-            for index, cell in enumerate(cells)])
-    engine.dispose()
-
-
-def _sqlite_cells(directory: str, count: int) -> list[dict]:
-    from nova_cells.db.sqlalchemy import schema
-
-    template = os.path.join(directory, 'template.sqlite')
-    schema.create_tables('sqlite:///' + template, 'main')
-    insert = ('INSERT INTO instances (uuid, host, project_id, user_id, '
-              'vm_state, deleted) VALUES (?, ?, ?, ?, ?, ?)')
-    cells = []
-    for index in range(count):
-        path = os.path.join(directory, 'cell%d.sqlite' % index)
-        shutil.copyfile(template, path)
-        cell = {'uuid': str(uuid_lib.uuid4()), 'name': 'cell%d' % index,
-                'url': 'sqlite:///' + path, 'path': path,
-                'instance': str(uuid_lib.uuid4())}
-        connection = sqlite3.connect(path)
-        connection.execute('PRAGMA journal_mode = WAL')
-        with connection:
-            connection.execute(insert, tuple(
-                _instance_row(cell['instance'], cell['name']).values()))
-        connection.close()
-        cells.append(cell)
-    return cells
-
-
-def _postgresql_cells(urls: list[str], count: int) -> list[dict]:
-    from nova_cells.db.sqlalchemy import models
-    from nova_cells.db.sqlalchemy import schema
-
-    cells = [{'uuid': str(uuid_lib.uuid4()), 'name': 'cell%d' % index,
-              'instance': str(uuid_lib.uuid4()),
-              'url': sa.engine.make_url(urls[index % len(urls)])
-              .update_query_dict({'application_name': 'bcell%d' % index})
-              .render_as_string(hide_password=False)}
-             for index in range(count)]
-    for offset, url in enumerate(urls):
-        schema.create_tables(url, 'main')
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-        with engine.begin() as connection:
-            connection.execute(sa.insert(models.Instance), [
-                _instance_row(cell['instance'], cell['name'])
-                for cell in cells[offset::len(urls)]])
-        engine.dispose()
-    return cells
-
-
-def _configure(directory: str, api_url: str, budget: int):
-    from nova_cells import connections
-    from nova_cells.conf import CONF
-
-    CONF([], project='nova_cells', default_config_files=[])
-    CONF.set_override('state_path', directory)
-    CONF.set_override('connection', api_url, group='api_database')
-    CONF.set_override('connection', 'sqlite:///' + os.path.join(
-        directory, 'main.sqlite'), group='database')
-    CONF.set_override('max_total_connections', budget,
-                      group='cell_database')
-    CONF.set_override('idle_timeout', 0, group='cell_database')
-    registry = connections.get_registry()
-    registry.configure(CONF)
-    return registry
-
-
-def _show(ctxt, cell: dict) -> bool:
-    from nova_cells import objects
-    from nova_cells.db.sqlalchemy import api as db_api
-
-    mapping = objects.InstanceMapping.get_by_instance_uuid(
-        ctxt, cell['instance'])
-    with mapping.target(ctxt) as cell_context:
-        row = db_api.instance_get_by_uuid(cell_context, cell['instance'])
-    return row.host == cell['name']
 
 
 class _Sampler(threading.Thread):
@@ -256,17 +152,14 @@ def _picks(cells: list[dict], hot: int | None, seed: int) -> list[list]:
 
 
 def _summary(samples: list[float]) -> dict:
-    ordered = sorted(samples)
-    return {'median_us': round(statistics.median(ordered), 1),
-            'p99_us': round(ordered[int(0.99 * (len(ordered) - 1))], 1),
-            'reads': len(ordered)}
+    return dict(timing.summary(samples, 'us', 1), reads=len(samples))
 
 
 def _workload(directory: str, api_url: str, cells: list[dict], budget: int,
               hot: int | None, server_count=None) -> dict:
     from nova_cells import context
 
-    registry = _configure(directory, api_url, budget)
+    registry = scale_budget_cells.configure(directory, api_url, budget)
     ctxt = context.get_admin_context()
     # Every cell of the workload read once, untimed: a service that has
     # been running has an engine per cell it used within idle_timeout, so
@@ -279,7 +172,7 @@ def _workload(directory: str, api_url: str, cells: list[dict], budget: int,
     first_touch = []
     for cell in touched:
         started = time.perf_counter_ns()
-        _show(ctxt, cell)
+        scale_budget_cells.show(ctxt, cell)
         first_touch.append((time.perf_counter_ns() - started) / 1000.0)
     held = _Sampler(lambda: registry.connection_stats()['total_open'])
     raw: list[int] = []
@@ -288,8 +181,9 @@ def _workload(directory: str, api_url: str, cells: list[dict], budget: int,
     for sampler in filter(None, (held, on_server)):
         sampler.start()
     try:
-        samples, wrong = _from_threads(lambda cell: _show(ctxt, cell),
-                                       _picks(cells, hot, seed=7))
+        samples, wrong = _from_threads(
+            lambda cell: scale_budget_cells.show(ctxt, cell),
+            _picks(cells, hot, seed=7))
     finally:
         for sampler in filter(None, (held, on_server)):
             sampler.stop.set()
@@ -369,106 +263,16 @@ def _compare(directory: str, api_urls: dict, cells: list[dict],
     return result
 
 
-# -- memory ------------------------------------------------------------------
-
-def _rss_mib() -> float:
-    with open('/proc/self/status') as status:
-        for line in status:
-            if line.startswith('VmRSS:'):
-                return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
-def _cell_files_open(cells: list[dict]) -> int:
-    """This process's file descriptors on the files of ``cells`` (their
-    -wal and -shm files included)."""
-    paths = tuple(cell['path'] for cell in cells)
-    count = 0
-    for fd in os.listdir('/proc/self/fd'):
-        try:
-            target = os.readlink('/proc/self/fd/' + fd)
-        except OSError:
-            continue
-        count += target.startswith(paths)
-    return count
-
-
-def _memory(directory: str, api_url: str, cells: list[dict]) -> dict:
-    """RSS after touching every cell under the budget (engines kept),
-    then the Python heap per cell evicted at the cap and per cell whose
-    engine was dropped. Run in a fresh process (see :func:`run`)."""
-    from nova_cells import context
-
-    registry = _configure(directory, api_url, BUDGET)
-    ctxt = context.get_admin_context()
-    # Imports, mapper configuration and the API facade in the baseline.
-    for cell in cells[:2]:
-        _show(ctxt, cell)
-    registry.evict_idle_cells()
-    gc.collect()
-    baseline = _rss_mib()
-    for cell in cells:
-        _show(ctxt, cell)
-    gc.collect()
-    rss = _rss_mib()
-    stats = registry.connection_stats()
-    engines = registry.facade_count()
-    # The budget names a cell "uuid(name)".
-    holding = {label.partition('(')[0] for label in stats['cells']}
-    evicted = [cell for cell in cells if cell['uuid'] not in holding]
-    files_open_evicted = _cell_files_open(evicted)
-    registry.evict_idle_cells()
-    gc.collect()
-    rss_dropped = _rss_mib()
-    files_open_dropped = _cell_files_open(cells)
-    tracemalloc.start()
-    traced_before = tracemalloc.get_traced_memory()[0]
-    for cell in cells[:MEMORY_CELLS]:
-        _show(ctxt, cell)
-    gc.collect()
-    kept = (tracemalloc.get_traced_memory()[0] - traced_before)
-    registry.evict_idle_cells()
-    gc.collect()
-    dropped = (tracemalloc.get_traced_memory()[0] - traced_before)
-    tracemalloc.stop()
-    registry.dispose_all()
-    return {'cells_touched': len(cells),
-            'baseline_rss_mib': baseline,
-            'rss_mib_after_touching_all': rss,
-            'rss_goal_mib_at_most': GOAL_RSS_MIB,
-            'rss_goal_met': rss <= GOAL_RSS_MIB,
-            'engines_held_after_touching_all': engines,
-            'open_connections_after_touching_all': stats['total_open'],
-            'evicted_cells': len(evicted),
-            'files_open_on_evicted_cells': files_open_evicted,
-            'rss_mib_after_dropping_every_engine': rss_dropped,
-            'files_open_after_dropping_every_engine': files_open_dropped,
-            'per_evicted_cell_heap_bytes_engine_kept': round(
-                kept / MEMORY_CELLS),
-            'per_dropped_cell_heap_bytes': round(dropped / MEMORY_CELLS),
-            'heap_cells': MEMORY_CELLS}
-
-
-def _memory_in_child(directory: str, api_url: str) -> dict:
-    completed = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), 'memory', directory,
-         api_url], capture_output=True, text=True,
-        timeout=MEMORY_CHILD_TIMEOUT, check=False)
-    if completed.returncode != 0:
-        lines = completed.stderr.strip().splitlines() or ['(no output)']
-        return {'failed': lines[-1]}
-    return json.loads(completed.stdout)
-
 
 def _sqlite(directory: str) -> dict:
-    cells = _sqlite_cells(directory, SQLITE_CELLS)
+    cells = scale_budget_cells.sqlite_cells(directory, SQLITE_CELLS)
     api_urls = {2: 'sqlite:///' + os.path.join(directory, 'api2.sqlite'),
                 'all': 'sqlite:///' + os.path.join(directory, 'api.sqlite')}
-    _api_database(api_urls[2], cells[:2])
-    _api_database(api_urls['all'], cells)
+    scale_budget_cells.api_database(api_urls[2], cells[:2])
+    scale_budget_cells.api_database(api_urls['all'], cells)
     with open(os.path.join(directory, 'cells.json'), 'w') as stream:
         json.dump(cells, stream)
-    memory = _memory_in_child(directory, api_urls['all'])
+    memory = scale_budget_memory.in_child(directory, api_urls['all'])
     result = _compare(directory, api_urls, cells,
                       lambda cell: sqlite3.connect(cell['path']),
                       _SELECT % {'uuid': ':uuid'})
@@ -480,13 +284,13 @@ def _sqlite(directory: str) -> dict:
 def _postgresql(directory: str) -> dict:
     names = ['db%d' % index for index in range(POSTGRESQL_DATABASES)]
     with server_databases.databases('postgresql', names) as urls:
-        cells = _postgresql_cells([urls[name] for name in names],
-                                  POSTGRESQL_CELLS)
+        cells = scale_budget_cells.postgresql_cells(
+            [urls[name] for name in names], POSTGRESQL_CELLS)
         api_urls = {2: 'sqlite:///' + os.path.join(directory, 'pg2.sqlite'),
                     'all': 'sqlite:///' + os.path.join(directory,
                                                        'pg.sqlite')}
-        _api_database(api_urls[2], cells[:2])
-        _api_database(api_urls['all'], cells)
+        scale_budget_cells.api_database(api_urls[2], cells[:2])
+        scale_budget_cells.api_database(api_urls['all'], cells)
         database_names = [sa.engine.make_url(urls[name]).database
                           for name in names]
         counter = sa.create_engine(urls[names[0]],
@@ -529,19 +333,3 @@ def run(directory: str) -> dict:
                             else {'skipped': reason})
     return result
 
-
-def main(argv: list[str]) -> int:
-    """``memory DIRECTORY API_URL``: :func:`_memory` on the cells
-    :func:`_sqlite` saved in DIRECTORY, JSON on stdout."""
-    import warnings
-
-    warnings.simplefilter('ignore')
-    _command, directory, api_url = argv
-    with open(os.path.join(directory, 'cells.json')) as stream:
-        cells = json.load(stream)
-    print(json.dumps(_memory(directory, api_url, cells)))
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
