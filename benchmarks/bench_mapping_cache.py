@@ -38,7 +38,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -47,9 +46,10 @@ import uuid as uuid_lib
 import warnings
 
 import bench_objects
-import bench_scale
 import nova34
+import scale_layout
 import sqlalchemy as sa
+import timing
 
 CELL_COUNTS = (2, 20, 200)
 MAPPED_INSTANCES = 100_000
@@ -80,14 +80,14 @@ def _build(directory: str, template: str, first_cells) -> dict:
     largest = max(CELL_COUNTS)
     cells = []
     for index in range(largest):
-        url, uuids = bench_scale._new_cell_database(
+        url, uuids = scale_layout.new_cell_database(
             directory, 'cell%d' % index, template, INSTANCES_PER_CELL)
         cells.append({'uuid': str(uuid_lib.uuid4()), 'url': url,
                       'instances': uuids})
         if len(cells) == NOVA34_CELLS:
             first_cells(cells)
-    api_url = bench_scale._sqlite_url(directory, 'api_%d' % largest)
-    bench_scale._new_api_database(api_url, cells)
+    api_url = scale_layout.sqlite_url(directory, 'api_%d' % largest)
+    scale_layout.new_api_database(api_url, cells)
     extra = MAPPED_INSTANCES - largest * INSTANCES_PER_CELL
     engine = sa.create_engine(api_url, poolclass=sa.pool.NullPool)
     try:
@@ -107,7 +107,7 @@ def _build(directory: str, template: str, first_cells) -> dict:
     for count in CELL_COUNTS:
         if count == largest:
             continue
-        deployments[count] = bench_scale._sqlite_url(directory,
+        deployments[count] = scale_layout.sqlite_url(directory,
                                                      'api_%d' % count)
         shutil.copyfile(api_url[len('sqlite:///'):],
                         deployments[count][len('sqlite:///'):])
@@ -147,9 +147,7 @@ def _measure_together(functions: dict, arguments: list,
                 began = clock()
                 function(argument)
                 samples[name].append((clock() - began) / 1000.0)
-    return {name: {'median_us': round(statistics.median(values), 2),
-                   'p99_us': round(bench_scale._percentile(values, 0.99),
-                                   2)}
+    return {name: timing.summary(values, 'us', 2)
             for name, values in samples.items()}
 
 
@@ -206,7 +204,7 @@ def _deployment(layout: dict, count: int, directory: str, main_url: str,
     from nova_cells import objects
     from nova_cells.db.sqlalchemy import api as db_api
 
-    bench_scale._configure(directory, layout['api_urls'][count], main_url)
+    scale_layout.configure(directory, layout['api_urls'][count], main_url)
     ctxt = context.get_admin_context()
     cells = layout['cells'][:count]
     shown = [uuid for cell in cells for uuid in cell['instances']]
@@ -335,10 +333,10 @@ def run(iterations: int = DEFAULT_ITERATIONS,
     with tempfile.TemporaryDirectory(prefix='bench_mapping_cache_') as tmp, \
             contextlib.ExitStack() as stack:
         template = os.path.join(tmp, 'template.sqlite')
-        bench_scale._create_schema('sqlite:///' + template,
+        scale_layout.create_schema('sqlite:///' + template,
                                    models.MainBase.metadata)
-        main_url = bench_scale._sqlite_url(tmp, 'main')
-        bench_scale._create_schema(main_url, models.MainBase.metadata)
+        main_url = scale_layout.sqlite_url(tmp, 'main')
+        scale_layout.create_schema(main_url, models.MainBase.metadata)
         sides = []   # Nova's, started as soon as its cells exist
         layout = _build(tmp, template, lambda cells: sides.append(
             _start_nova34(nova, stack, tmp, cells)))

@@ -38,154 +38,48 @@ Usage: ``.venv/bin/python benchmarks/bench_scale.py [--iterations N]``;
 ``run()`` returns the figures as a dict. Bounded: the scaling and memory
 parts well under 120 s on a 2-core machine, ``connection_budget`` a few
 minutes more (``BUDGET_CHILD_TIMEOUT``).
+
+Where the parts live: the databases and configuration in
+:mod:`scale_layout` (shared with ``bench_mapping_cache``), the
+idle-memory child in :mod:`scale_idle_memory`, the connection budget in
+:mod:`scale_budget`; this module times the show path and runs the
+children.
 """
 
 import argparse
-import ctypes
-import ctypes.util
-import gc
 import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
-import uuid as uuid_lib
 import warnings
-
-import sqlalchemy as sa
 
 try:
     from benchmarks import scale_budget
+    from benchmarks import scale_idle_memory
+    from benchmarks import scale_layout
+    from benchmarks import timing
 except ImportError:  # run as a script: its own directory is on sys.path
     import scale_budget
+    import scale_idle_memory
+    import scale_layout
+    import timing
 
-CELL_COUNTS = (2, 20, 200)
-INSTANCES_PER_CELL = 10
+CELL_COUNTS = scale_layout.CELL_COUNTS
+INSTANCES_PER_CELL = scale_layout.INSTANCES_PER_CELL
 DEFAULT_ITERATIONS = 3000
 WARMUP = 200
-MEMORY_STEPS = (100, 200)
+MEMORY_STEPS = scale_layout.MEMORY_STEPS
 MEMORY_CHILD_TIMEOUT = 100
 BUDGET_CHILD_TIMEOUT = 900
 GOAL_FLAT_RATIO = 1.5
 GOAL_RELEASED_FRACTION = 0.9
-LAYOUT_FILE = 'layout.json'
-
-
-# -- workload ---------------------------------------------------------------
-
-def _sqlite_url(directory: str, name: str) -> str:
-    return 'sqlite:///' + os.path.join(directory, name + '.sqlite')
-
-
-def _create_schema(url: str, metadata: sa.MetaData) -> None:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        metadata.create_all(engine)
-    finally:
-        engine.dispose()
-
-
-def _new_cell_database(directory: str, name: str, template: str,
-                       count: int) -> tuple[str, list[str]]:
-    """A copy of the empty main schema holding ``count`` instances."""
-    from nova_cells.db.sqlalchemy import models
-
-    path = os.path.join(directory, name + '.sqlite')
-    shutil.copyfile(template, path)
-    url = 'sqlite:///' + path
-    uuids = [str(uuid_lib.uuid4()) for _ in range(count)]
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.insert(models.Instance), [
-                {'uuid': uuid, 'project_id': 'bench', 'user_id': 'bench',
-                 'vm_state': 'active', 'deleted': 0} for uuid in uuids])
-    finally:
-        engine.dispose()
-    return url, uuids
-
-
-def _new_api_database(url: str, cells: list[dict]) -> None:
-    from nova_cells.db.sqlalchemy import api_models
-
-    _create_schema(url, api_models.ApiBase.metadata)
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.insert(api_models.CellMapping), [
-                {'id': index + 1, 'uuid': cell['uuid'],
-                 'name': 'cell%d' % index, 'transport_url': 'none:///',
-                 'database_connection': cell['url'], 'disabled': False}
-                for index, cell in enumerate(cells)])
-            connection.execute(sa.insert(api_models.InstanceMapping), [
-                {'instance_uuid': uuid, 'cell_id': index + 1,
-                 'project_id': 'bench', 'user_id': 'bench',
-                 'queued_for_delete': False}
-                for index, cell in enumerate(cells)
-                for uuid in cell['instances']])
-    finally:
-        engine.dispose()
-
-
-def _build(directory: str) -> dict:
-    """Every database of the workload; returns (and saves) its layout."""
-    from nova_cells.db.sqlalchemy import models
-
-    template = os.path.join(directory, 'template.sqlite')
-    _create_schema('sqlite:///' + template, models.MainBase.metadata)
-    cells = []
-    for index in range(max(CELL_COUNTS + MEMORY_STEPS)):
-        url, uuids = _new_cell_database(directory, 'cell%d' % index,
-                                        template, INSTANCES_PER_CELL)
-        cells.append({'uuid': str(uuid_lib.uuid4()), 'url': url,
-                      'instances': uuids})
-    warmup_url, warmup_uuids = _new_cell_database(directory, 'warmup',
-                                                  template, 1)
-    api_urls = {}
-    for count in sorted(set(CELL_COUNTS + MEMORY_STEPS[-1:])):
-        api_urls[count] = _sqlite_url(directory, 'api%d' % count)
-        _new_api_database(api_urls[count], cells[:count])
-    main_url = _sqlite_url(directory, 'main')
-    _create_schema(main_url, models.MainBase.metadata)
-    layout = {'directory': directory, 'cells': cells,
-              'api_urls': {str(k): v for k, v in api_urls.items()},
-              'main_url': main_url,
-              'warmup': {'uuid': str(uuid_lib.uuid4()), 'url': warmup_url,
-                         'instances': warmup_uuids}}
-    with open(os.path.join(directory, LAYOUT_FILE), 'w') as stream:
-        json.dump(layout, stream)
-    return layout
-
-
-def _configure(directory: str, api_url: str, main_url: str):
-    """Point ``CONF`` and the connection registry at the workload, as a
-    service's configuration file would (no test fixtures involved)."""
-    from nova_cells import connections
-    from nova_cells.conf import CONF
-
-    CONF([], project='nova_cells', default_config_files=[])
-    # The API database path; bench_mapping_cache measures the cache.
-    CONF.set_override('mapping_cache', False, group='cells')
-    CONF.set_override('state_path', directory)
-    CONF.set_override('connection', api_url, group='api_database')
-    CONF.set_override('connection', main_url, group='database')
-    registry = connections.get_registry()
-    registry.configure(CONF)
-    return registry
 
 
 # -- show instance against the number of cells ------------------------------
-
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
 
 def _show_instance(ctxt, uuid: str):
     from nova_cells import objects
@@ -202,8 +96,9 @@ def _show_pass(layout: dict, count: int, iterations: int,
     number of cell facades the registry held meanwhile."""
     from nova_cells import context
 
-    registry = _configure(layout['directory'],
-                          layout['api_urls'][str(count)], layout['main_url'])
+    registry = scale_layout.configure(
+        layout['directory'], layout['api_urls'][str(count)],
+        layout['main_url'])
     cells = layout['cells'][:count]
     ctxt = context.get_admin_context()
     try:
@@ -232,143 +127,10 @@ def _show_instance_scaling(layout: dict, iterations: int) -> dict:
     for count in CELL_COUNTS + tuple(reversed(CELL_COUNTS)):
         pass_samples, facades[count] = _show_pass(layout, count, half, rng)
         samples[count] += pass_samples
-    return {'cells_%d' % count: {
-        'median_us': round(statistics.median(samples[count]), 1),
-        'p99_us': round(_percentile(samples[count], 0.99), 1),
-        'iterations': len(samples[count]),
-        'cell_facades_held': facades[count]} for count in CELL_COUNTS}
-
-
-# -- memory held per idle cell (runs in a child process) ---------------------
-
-def _vm_rss_bytes() -> int:
-    with open('/proc/self/status') as status:
-        for line in status:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError('no VmRSS in /proc/self/status')
-
-
-def _malloc_trim() -> bool:
-    """Ask glibc to hand freed heap memory back to the system."""
-    name = ctypes.util.find_library('c')
-    if not name:
-        return False
-    try:
-        return bool(ctypes.CDLL(name).malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
-
-
-def _process_memory() -> dict:
-    gc.collect()
-    traced, _peak = tracemalloc.get_traced_memory()
-    # tracemalloc's own tables grow with every traced block; they are in
-    # the RSS but are no part of what a production process would hold.
-    rss = _vm_rss_bytes() - tracemalloc.get_tracemalloc_memory()
-    return {'traced_bytes': traced, 'rss_bytes': rss,
-            'open_fds': len(os.listdir('/proc/self/fd'))}
-
-
-def _warm(ctxt, cell) -> str:
-    """Target ``cell`` and read one instance; return its database key."""
-    from nova_cells.db.sqlalchemy import api as db_api
-
-    with cell.target(ctxt) as cell_context:
-        db_api.instance_count(cell_context)
-        return cell_context.db_connection
-
-
-def _memory_child(directory: str) -> dict:
-    from nova_cells import context
-    from nova_cells import objects
-
-    with open(os.path.join(directory, LAYOUT_FILE)) as stream:
-        layout = json.load(stream)
-    tracemalloc.start()
-    registry = _configure(directory,
-                          layout['api_urls'][str(MEMORY_STEPS[-1])],
-                          layout['main_url'])
-    ctxt = context.get_admin_context()
-    # Loaded before the baseline: the mappings are API data a service
-    # holds however many cells it has talked to.
-    cells = list(objects.CellMappingList.get_all(ctxt))
-    by_uuid = {cell.uuid: cell for cell in cells}
-    ordered = [by_uuid[cell['uuid']] for cell in layout['cells']]
-    # One throwaway cell, used and disposed twice, so imports, mapper
-    # configuration and other once-per-process costs are in the baseline.
-    warmup = objects.CellMapping(ctxt, uuid=layout['warmup']['uuid'],
-                                 database_connection=layout['warmup']['url'],
-                                 transport_url='none:///')
-    for _ in range(2):
-        registry.dispose_database(_warm(ctxt, warmup))
-    measured = {0: _process_memory()}
-    keys = []
-    warmed = 0
-    for step in MEMORY_STEPS:
-        keys += [_warm(ctxt, cell) for cell in ordered[warmed:step]]
-        warmed = step
-        measured[step] = _process_memory()
-    held = registry.facade_count()
-    for key in keys:
-        registry.dispose_database(key)
-    after = _process_memory()
-    after['rss_after_malloc_trim'] = (
-        _vm_rss_bytes() - tracemalloc.get_tracemalloc_memory()
-        if _malloc_trim() else None)
-    registry.dispose_all()
-    tracemalloc.stop()
-    return {'measured': {str(k): v for k, v in measured.items()},
-            'after_dispose': after, 'cell_facades_held': held,
-            'cells': warmed}
-
-
-def _memory_summary(raw: dict) -> dict:
-    measured = {int(k): v for k, v in raw['measured'].items()}
-    cells = raw['cells']
-    base, full, after = measured[0], measured[cells], raw['after_dispose']
-
-    def per_cell(kind: str, low: int, high: int) -> int:
-        return round((measured[high][kind] - measured[low][kind]) /
-                     (high - low))
-
-    held = {kind: full[kind] - base[kind]
-            for kind in ('traced_bytes', 'rss_bytes', 'open_fds')}
-    released = {kind: full[kind] - after[kind]
-                for kind in ('traced_bytes', 'rss_bytes', 'open_fds')}
-    steps = sorted(measured)
-    summary = {
-        'cells': cells,
-        'cell_facades_held': raw['cell_facades_held'],
-        'per_cell_traced_kib': round(held['traced_bytes'] / cells / 1024, 1),
-        'per_cell_rss_kib': round(held['rss_bytes'] / cells / 1024, 1),
-        'per_cell_open_fds': round(held['open_fds'] / cells, 2),
-        'per_cell_traced_kib_by_step': {
-            '%d_to_%d' % (low, high): round(
-                per_cell('traced_bytes', low, high) / 1024, 1)
-            for low, high in zip(steps, steps[1:], strict=False)},
-        'held_by_all_cells': {
-            'traced_mib': round(held['traced_bytes'] / 2 ** 20, 2),
-            'rss_mib': round(held['rss_bytes'] / 2 ** 20, 2),
-            'open_fds': held['open_fds']},
-        'released_by_dispose': {
-            'traced_mib': round(released['traced_bytes'] / 2 ** 20, 2),
-            'traced_fraction': round(
-                released['traced_bytes'] / held['traced_bytes'], 3)
-            if held['traced_bytes'] > 0 else None,
-            'rss_mib': round(released['rss_bytes'] / 2 ** 20, 2),
-            'open_fds': released['open_fds']},
-        'process': {
-            'baseline_rss_mib': round(base['rss_bytes'] / 2 ** 20, 1),
-            'warmed_rss_mib': round(full['rss_bytes'] / 2 ** 20, 1),
-            'after_dispose_rss_mib': round(after['rss_bytes'] / 2 ** 20, 1),
-        },
-    }
-    trimmed = after.get('rss_after_malloc_trim')
-    if trimmed is not None:
-        summary['process']['rss_after_malloc_trim_mib'] = round(
-            trimmed / 2 ** 20, 1)
-    return summary
+    return {'cells_%d' % count: dict(
+        timing.summary(samples[count], 'us', 1),
+        iterations=len(samples[count]),
+        cell_facades_held=facades[count]) for count in CELL_COUNTS}
 
 
 def _connection_budget() -> dict:
@@ -396,7 +158,7 @@ def _idle_cell_memory(directory: str) -> dict:
     if completed.returncode != 0:
         lines = completed.stderr.strip().splitlines() or ['(no output)']
         raise RuntimeError('memory measurement failed: %s' % lines[-1])
-    return _memory_summary(json.loads(completed.stdout))
+    return scale_idle_memory.summary(json.loads(completed.stdout))
 
 
 # -- the benchmark ------------------------------------------------------------
@@ -407,7 +169,7 @@ def run(iterations: int = DEFAULT_ITERATIONS) -> dict:
     started = time.monotonic()
     directory = tempfile.mkdtemp(prefix='nova_cells_bench_scale_')
     try:
-        layout = _build(directory)
+        layout = scale_layout.build(directory)
         build_seconds = time.monotonic() - started
         memory = _idle_cell_memory(directory)
         show = _show_instance_scaling(layout, iterations)
@@ -457,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.simplefilter('ignore')
     if args.memory_child:
-        print(json.dumps(_memory_child(args.memory_child)))
+        print(json.dumps(scale_idle_memory.child(args.memory_child)))
         return 0
     if args.budget_child:
         print(json.dumps(scale_budget.run(args.budget_child)))
