@@ -88,6 +88,31 @@ def environment(mode: str) -> tuple:
         return None, "Nova 34's virtualenv cannot be built: %s" % error
 
 
+def prepare(paths: list[str], mode: str) -> None:
+    """For ``run.py``, before any benchmark starts: with ``build``, build
+    Nova 34's virtualenv now, outside every benchmark's timeout, if one of
+    the benchmark scripts at ``paths`` compares with Nova (it imports
+    ``nova34``) and it is not built yet; with ``skip``, those benchmarks
+    (run as children, which inherit the environment) leave Nova out
+    then."""
+    if mode == 'skip':
+        os.environ[ENVIRONMENT_VARIABLE] = 'skip'   # the children's
+        return
+    for path in paths:
+        with open(path) as stream:
+            if 'import nova34' in stream.read():
+                build()
+                return
+
+
+def build() -> None:
+    """Build Nova's virtualenv if it is not built; a failure is printed
+    (the benchmarks then say so in their JSON), never raised."""
+    reason = environment('build')[1]
+    if reason:
+        print(reason, file=sys.stderr)
+
+
 def _databases(kind: str, directory: str, names: list[str]):
     """New empty databases for Nova: SQLite files in a directory of their
     own under ``directory``, or throwaway databases on the server."""

@@ -225,7 +225,7 @@ class TestRunningBenchmarks(testtools.TestCase):
 
     def test_nova_is_built_first_only_for_benchmarks_that_run_it(self):
         build = self.useFixture(fixtures.MockPatchObject(
-            bench_run, '_build_nova')).mock
+            bench_run.nova34, 'build')).mock
         self._script('bench_nova', _NOVA_BENCHMARK)
         self._main('--only', 'good')
         build.assert_not_called()
@@ -237,7 +237,7 @@ class TestRunningBenchmarks(testtools.TestCase):
 
     def test_nova_skip_reaches_the_benchmarks_and_builds_nothing(self):
         build = self.useFixture(fixtures.MockPatchObject(
-            bench_run, '_build_nova')).mock
+            bench_run.nova34, 'build')).mock
         self.useFixture(fixtures.EnvironmentVariable(
             'NOVA_CELLS_BENCH_NOVA'))
         self._script('bench_nova', _NOVA_BENCHMARK)
