@@ -155,7 +155,14 @@ class ReportingClient:
         self.transport = client.transport
 
     def __getattr__(self, name):
-        return getattr(self._client, name)
+        # Only reached for names not set on the instance. An instance made
+        # without __init__ (copy, pickle) has no _client yet: reading
+        # self._client here would come back to this method for ever.
+        try:
+            client = self.__dict__['_client']
+        except KeyError:
+            raise AttributeError(name) from None
+        return getattr(client, name)
 
     def prepare(self, *args, **kwargs) -> 'ReportingClient':
         return ReportingClient(self._client.prepare(*args, **kwargs),

@@ -7,11 +7,14 @@ reconnection, and stop trying once the queue is marked down. No RabbitMQ
 server is needed.
 """
 
+import copy
+import pickle
 from unittest import mock
 
 import oslo_messaging
 
 from nova_cells import cell_health
+from nova_cells import cell_queue
 from nova_cells import exception
 from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import cells as cells_fixture
@@ -170,3 +173,38 @@ class TestSendsReport(base.RPCTestCase):
         self.assertEqual(0, own.client(self.ctxt).retry)
         self.flags(message_queue_retries=-1, group='cells')
         self.assertIsNone(self.make_router().client(self.ctxt).retry)
+
+
+class TestReportingClientAttributes(base.TestCase):
+    """Attributes not set on the wrapper are the wrapped client's; an
+    instance made without ``__init__`` (copy, unpickling) has none yet."""
+
+    def setUp(self):
+        super().setUp()
+        self.wrapped = mock.Mock(spec=['transport', 'target', 'cast'])
+        self.client = cell_queue.ReportingClient(self.wrapped, 'key', 'cell1')
+
+    def test_an_instance_without_its_client_says_no_such_attribute(self):
+        bare = cell_queue.ReportingClient.__new__(cell_queue.ReportingClient)
+        self.assertRaises(AttributeError, getattr, bare, 'target')
+        self.assertFalse(hasattr(bare, '_client'))
+
+    def test_a_copy_still_reads_through_to_the_client(self):
+        copied = copy.copy(self.client)
+        self.assertIs(self.wrapped.target, copied.target)
+        self.assertEqual('cell1', copied._cell)
+
+    def test_a_pickled_client_comes_back_reading_through(self):
+        # Unpickling builds the wrapper with __new__ and asks it for
+        # __setstate__ before its attributes are set.
+        rebuilt = pickle.loads(pickle.dumps(
+            cell_queue.ReportingClient(_PlainClient(), 'key', 'cell1')))
+        self.assertEqual('cell1', rebuilt._cell)
+        self.assertEqual('topic', rebuilt.target)
+
+
+class _PlainClient:
+    """A client that can be pickled (a Mock cannot)."""
+
+    transport = None
+    target = 'topic'
