@@ -335,14 +335,20 @@ class ConnectionBudget:
         Called without the lock held."""
         with self._lock:
             states = list(self._pools.get(key, ()))
-            self.evictions += 1
         closed = 0
         for pool in (state.pool() for state in states if not state.retired):
             count = _close_idle(pool) if pool is not None else 0
             if count is None:
                 # Not a pool that can be drained in place.
-                return self._drop_now(key)
+                closed += self._drop_now(key)
+                break
             closed += count
+        if closed:
+            # Only a cell that gave something back counts: a victim whose
+            # idle connections were taken meanwhile is retried, not one
+            # more eviction.
+            with self._lock:
+                self.evictions += 1
         return closed
 
     def _drop_now(self, key: str) -> int:
@@ -386,7 +392,7 @@ class ConnectionBudget:
             idle = [key for key, used in self._last_used.items()
                     if used <= unused_since and not self._in_use[key]]
         for key in idle:
-            with self._lock:
-                self.evictions += 1
-            self._drop_now(key)
+            if self._drop_now(key):
+                with self._lock:
+                    self.evictions += 1
         return len(idle)

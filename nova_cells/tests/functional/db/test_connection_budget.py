@@ -273,6 +273,22 @@ class BudgetTestCase(base.DatabaseTestCase):
         self.assertEqual([], self.read_and_collect(cell))
         self.assertEqual(1, self.registry.connection_stats()['total_open'])
 
+    def test_an_eviction_that_closed_nothing_is_not_counted(self):
+        # A victim whose idle connections were taken meanwhile (here: its
+        # only connection is in use) gives nothing back: no eviction.
+        self.configure(max_total_connections=4, idle_timeout=0)
+        cell = self.cells[0]
+        self.assertEqual([], self.read_and_collect(cell))
+        key = self.cell_key(cell)
+        engine = self.registry.context_manager(key).writer.get_engine()
+        with engine.connect():
+            self.assertEqual(0, self.registry._budget._evict_now(key))
+            self.assertEqual(
+                0, self.registry.connection_stats()['evictions'])
+        self.assertEqual(1, self.registry._budget._evict_now(key))
+        self.assertEqual(0, self.registry._budget._evict_now(key))
+        self.assertEqual(1, self.registry.connection_stats()['evictions'])
+
     def read_and_collect(self, cell):
         errors = []
         self.read(cell, errors)
