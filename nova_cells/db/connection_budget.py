@@ -50,10 +50,9 @@ import weakref
 from collections.abc import Callable
 
 import sqlalchemy
-from sqlalchemy import pool as sa_pool
-from sqlalchemy.util import queue as sa_queue
 
 from nova_cells import exception
+from nova_cells.db import idle_pool
 
 __all__ = [
     'ConnectionBudget',
@@ -62,6 +61,8 @@ __all__ = [
 # Marks a pool connection record that holds a permit (its cell key).
 _PERMIT = 'nova_cells_budget_key'
 _FINALIZER = 'nova_cells_budget_finalizer'
+# Marks a record checked out (a failed reconnect is checked in without it).
+_IN_USE = 'nova_cells_budget_in_use'
 # Bounds on how often the idle reaper wakes up.
 _REAPER_MIN_INTERVAL = 0.01
 _REAPER_MAX_INTERVAL = 10.0
@@ -79,34 +80,6 @@ class _PoolState:
         self.key = key
         self.retired = False
         self.pool = weakref.ref(pool)
-
-
-def _close_idle(pool) -> int | None:
-    """Close the connections sitting idle in ``pool``, leaving the pool
-    usable and any connection checked out untouched; how many, or None if
-    ``pool`` is not a ``QueuePool`` (nothing is closed then).
-
-    ``QueuePool.dispose()`` would also close them, but it resets the
-    pool's overflow count as if nothing were checked out, so a pool
-    disposed while a call holds one of its connections could later open
-    more than its size. Each connection closed here is taken off that
-    count exactly as the pool does when it closes a surplus connection
-    given back to a full queue.
-    """
-    if not isinstance(pool, sa_pool.QueuePool):
-        return None
-    closed = 0
-    while True:
-        try:
-            record = pool._pool.get(False)
-        except sa_queue.Empty:
-            return closed
-        try:
-            # Its close event gives the permit back.
-            record.close()
-            closed += 1
-        finally:
-            pool._dec_overflow()
 
 
 class ConnectionBudget:
@@ -212,7 +185,8 @@ class ConnectionBudget:
         # connection record); pool.recreate() keeps the wrapped one.
         pool._creator = budgeted_creator
         listen = sqlalchemy.event.listen
-        listen(pool, 'checkout', lambda *_: self._count_in_use(key, 1))
+        listen(pool, 'checkout', lambda _connection, record, _proxy:
+               self._checked_out(key, record))
         listen(pool, 'checkin', lambda _connection, record:
                self._checked_in(state, record))
         for event in ('close', 'detach'):
@@ -255,8 +229,15 @@ class ConnectionBudget:
             if self._in_use[key] <= 0:
                 del self._in_use[key]
 
+    def _checked_out(self, key: str, record) -> None:
+        record.info[_IN_USE] = True
+        self._count_in_use(key, 1)
+
     def _checked_in(self, state: _PoolState, record) -> None:
-        self._count_in_use(state.key, -1)
+        # An idle entry whose reconnection failed is checked in without
+        # having been checked out: nothing to take off.
+        if record is None or record.info.pop(_IN_USE, False):
+            self._count_in_use(state.key, -1)
         if state.retired:
             if record is not None:
                 # Closes the connection: its close event gives the permit
@@ -276,6 +257,11 @@ class ConnectionBudget:
                 del self._opening[key]
 
     def _release_record_info(self, info: dict) -> None:
+        # A record closed in place keeps living: its next permit gets a
+        # finalizer of its own, so this one goes.
+        finalizer = info.pop(_FINALIZER, None)
+        if finalizer is not None:
+            finalizer.detach()
         key = info.pop(_PERMIT, None)
         if key is not None:
             self._release(key)
@@ -337,7 +323,7 @@ class ConnectionBudget:
             states = list(self._pools.get(key, ()))
         closed = 0
         for pool in (state.pool() for state in states if not state.retired):
-            count = _close_idle(pool) if pool is not None else 0
+            count = idle_pool.close_idle(pool) if pool is not None else 0
             if count is None:
                 # Not a pool that can be drained in place.
                 closed += self._drop_now(key)

@@ -9,6 +9,7 @@ process's open file descriptors on a cell's file.
 import os
 import threading
 import time
+from unittest import mock
 
 import sqlalchemy as sa
 
@@ -55,6 +56,12 @@ def _open_files(path: str) -> int:
         if target.startswith(path):
             count += 1
     return count
+
+
+def _connected(pool) -> int:
+    """Entries idle in ``pool`` that hold an open connection."""
+    return sum(record.dbapi_connection is not None
+               for record in list(pool._pool.queue))
 
 
 class _Sampler(threading.Thread):
@@ -239,7 +246,7 @@ class BudgetTestCase(base.DatabaseTestCase):
         self.assertEqual(0, stats['engines_dropped'])
         self.assertNotIn(first.uuid, stats['cells'])
         self.assertEqual({'open': 1, 'in_use': 0}, stats['cells'][second.uuid])
-        self.assertEqual(0, engine.pool.checkedin())
+        self.assertEqual(0, _connected(engine.pool))
         self.assertEqual(2, self.registry.facade_count())
         self.assertEqual([], self.read_and_collect(first))
         self.assertIs(facade, self.registry.context_manager(
@@ -272,6 +279,48 @@ class BudgetTestCase(base.DatabaseTestCase):
         self.assertEqual(1 - engine.pool.size(), engine.pool.overflow())
         self.assertEqual([], self.read_and_collect(cell))
         self.assertEqual(1, self.registry.connection_stats()['total_open'])
+
+    def test_a_thread_about_to_wait_on_a_full_pool_is_not_stranded(self):
+        # A pool at capacity (size 1, no overflow) with its connection
+        # idle: a thread decides to wait for one, then the cell is evicted
+        # before it waits. It must get a connection at once, not wait
+        # out pool_timeout (a minute here) with nothing in use.
+        self.configure(max_pool_size=1, max_overflow=0, pool_timeout=60,
+                       idle_timeout=0)
+        cell = self.cells[0]
+        self.assertEqual([], self.read_and_collect(cell))
+        key = self.cell_key(cell)
+        engine = self.registry.context_manager(key).writer.get_engine()
+        deciding, evicted = threading.Event(), threading.Event()
+        real_get = engine.pool._pool.get
+        errors = []
+
+        def get(block=True, timeout=None):
+            if block and threading.current_thread() is waiter:
+                deciding.set()
+                evicted.wait(30)
+            return real_get(block, timeout)
+
+        def wait_for_a_connection():
+            try:
+                with engine.connect() as connection:
+                    connection.execute(sa.text('SELECT 1'))
+            except Exception as error:  # recorded, asserted below
+                errors.append(error)
+
+        waiter = threading.Thread(target=wait_for_a_connection)
+        with mock.patch.object(engine.pool._pool, 'get', get):
+            waiter.start()
+            self.assertTrue(deciding.wait(30))
+            self.assertEqual(1, self.registry._budget._evict_now(key))
+            evicted.set()
+            waiter.join(30)
+            stranded = waiter.is_alive()
+        waiter.join(90)
+        self.assertFalse(stranded, 'waited for pool_timeout')
+        self.assertEqual([], errors)
+        stats = self.registry.connection_stats()
+        self.assertEqual({'open': 1, 'in_use': 0}, stats['cells'][cell.uuid])
 
     def test_an_eviction_that_closed_nothing_is_not_counted(self):
         # A victim whose idle connections were taken meanwhile (here: its
