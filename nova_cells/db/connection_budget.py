@@ -11,11 +11,12 @@ module keeps them bounded (design decision D13):
   Checkouts and checkins tell which cells have connections in use.
 * **A process-wide cap** (``[cell_database] max_total_connections``; 0 =
   none). At the cap, the least recently used cell with no connection in
-  use gives its idle connections back and the new connection takes the
-  freed permit. When every connection is in use, the caller waits up to
-  ``pool_timeout`` for one to be closed, then gets :exc:`~nova_cells
-  .exception.ConnectionBudgetExhausted` naming the budget and how to
-  raise it.
+  use gives its idle connections back (failing that, the least recently
+  used one with idle connections beside those in use) and the new
+  connection takes the freed permit. When every connection is in use,
+  the caller waits up to ``pool_timeout`` for one to be closed, then gets
+  :exc:`~nova_cells.exception.ConnectionBudgetExhausted` naming the budget
+  and how to raise it.
 * **Giving connections back keeps the engine.** A cell evicted at the cap
   only has the idle connections of its pool closed (the pool itself, its
   engine and facade stay): with many more cells than the budget, nearly
@@ -308,12 +309,20 @@ class ConnectionBudget:
                     self._closed.wait(_NOTHING_CLOSED_WAIT)
 
     def _idle_victim(self, exclude: str) -> str | None:
-        """The least recently used cell holding connections, none in use."""
+        """The least recently used cell holding connections, none in use
+        (it gives them all back); failing that, the least recently used
+        one with idle connections beside those in use (only the idle ones
+        are closed)."""
+        busy = None
         for key in self._holding:
-            if (key != exclude and not self._in_use[key] and
-                    not self._opening[key] and key not in self._evicting):
+            if key == exclude or key in self._evicting:
+                continue
+            in_use, opening = self._in_use[key], self._opening[key]
+            if not in_use and not opening:
                 return key
-        return None
+            if busy is None and self._open[key] > in_use + opening:
+                busy = key
+        return busy
 
     def _evict_now(self, key: str) -> int:
         """Close cell ``key``'s idle connections, keeping its pools, engine

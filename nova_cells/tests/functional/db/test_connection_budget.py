@@ -322,6 +322,31 @@ class BudgetTestCase(base.DatabaseTestCase):
         stats = self.registry.connection_stats()
         self.assertEqual({'open': 1, 'in_use': 0}, stats['cells'][cell.uuid])
 
+    def test_a_busy_cells_idle_connections_are_given_back(self):
+        # At the cap, cell0 holds one connection in use and one idle; a
+        # call into cell1 takes the idle one's permit instead of waiting
+        # out pool_timeout. The one in use stays open and usable.
+        self.configure(max_total_connections=2, idle_timeout=0,
+                       pool_timeout=5)
+        first, second = self.cells[:2]
+        self.assertEqual([], self.read_and_collect(first))
+        engine = self.registry.context_manager(
+            self.cell_key(first)).writer.get_engine()
+        with engine.connect() as connection:
+            self.assertEqual([], self.read_and_collect(first))
+            self.assertEqual(
+                2, self.registry.connection_stats()['total_open'])
+            self.assertEqual([], self.read_and_collect(second))
+            stats = self.registry.connection_stats()
+            self.assertEqual({'open': 1, 'in_use': 1},
+                             stats['cells'][first.uuid])
+            self.assertEqual({'open': 1, 'in_use': 0},
+                             stats['cells'][second.uuid])
+            self.assertEqual(1, stats['evictions'])
+            self.assertEqual(1, connection.execute(
+                sa.text('SELECT 1')).scalar_one())
+        self.assertEqual(2, self.registry.connection_stats()['total_open'])
+
     def test_an_eviction_that_closed_nothing_is_not_counted(self):
         # A victim whose idle connections were taken meanwhile (here: its
         # only connection is in use) gives nothing back: no eviction.
