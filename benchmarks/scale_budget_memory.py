@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tracemalloc
 
+from nova_cells.testing import open_files
+
 try:
     from benchmarks import scale_budget_cells
 except ImportError:  # run as a script: its own directory is on sys.path
@@ -40,15 +42,7 @@ def _rss_mib() -> float:
 def _cell_files_open(cells: list[dict]) -> int:
     """This process's file descriptors on the files of ``cells`` (their
     -wal and -shm files included)."""
-    paths = tuple(cell['path'] for cell in cells)
-    count = 0
-    for fd in os.listdir('/proc/self/fd'):
-        try:
-            target = os.readlink('/proc/self/fd/' + fd)
-        except OSError:
-            continue
-        count += target.startswith(paths)
-    return count
+    return open_files.count_open(tuple(cell['path'] for cell in cells))
 
 
 def measure(directory: str, api_url: str, cells: list[dict]) -> dict:

@@ -26,6 +26,7 @@ __all__ = [
     'HOST',
     'RefusedPort',
     'SilentListener',
+    'relay',
 ]
 
 HOST = '127.0.0.1'
@@ -164,24 +165,8 @@ class ForwardingPort(_Server):
                 self._pairs.append((client, server))
                 self.accepted += 1
             for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, sink),
+                threading.Thread(target=relay, args=(source, sink),
                                  daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                sink.sendall(data)
-        except OSError:
-            pass
-        for end in (source, sink):
-            try:
-                end.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def _drop_connections(self) -> None:
         with self._lock:
@@ -225,3 +210,21 @@ class ForwardingPort(_Server):
         else:
             self._close_listener()
         self._drop_connections()
+
+
+def relay(source: socket.socket, sink: socket.socket) -> None:
+    """Copy what ``source`` sends to ``sink`` until either end closes,
+    then shut both down (the other direction's relay then ends too)."""
+    try:
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            sink.sendall(data)
+    except OSError:
+        pass
+    for end in (source, sink):
+        try:
+            end.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass

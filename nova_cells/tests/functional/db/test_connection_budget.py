@@ -6,7 +6,6 @@ own databases, sampled from another connection), on SQLite as this
 process's open file descriptors on a cell's file.
 """
 
-import os
 import threading
 import time
 from unittest import mock
@@ -17,6 +16,7 @@ from nova_cells import connections
 from nova_cells import context
 from nova_cells import exception
 from nova_cells.db.sqlalchemy import api as db_api
+from nova_cells.testing import open_files
 from nova_cells.tests.fixtures import backends
 from nova_cells.tests.fixtures import base
 from nova_cells.tests.fixtures import cells as cells_fixture
@@ -47,15 +47,7 @@ def _server_connections(kind: str, names: list[str]) -> int:
 def _open_files(path: str) -> int:
     """This process's file descriptors on ``path`` (its -wal and -shm
     files included)."""
-    count = 0
-    for fd in os.listdir('/proc/self/fd'):
-        try:
-            target = os.readlink('/proc/self/fd/' + fd)
-        except OSError:
-            continue
-        if target.startswith(path):
-            count += 1
-    return count
+    return open_files.count_open((path,))
 
 
 def _connected(pool) -> int:
