@@ -26,6 +26,7 @@ __all__ = [
     'HOST',
     'RefusedPort',
     'SilentListener',
+    'hang_up',
     'relay',
 ]
 
@@ -172,12 +173,7 @@ class ForwardingPort(_Server):
         with self._lock:
             pairs, self._pairs = self._pairs, []
         for pair in pairs:
-            for end in pair:
-                try:
-                    end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                end.close()
+            hang_up(*pair)
 
     def _close_listener(self) -> None:
         # shutdown() wakes the accept() blocked in _serve; close() alone
@@ -228,3 +224,14 @@ def relay(source: socket.socket, sink: socket.socket) -> None:
             end.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+def hang_up(*sockets: socket.socket) -> None:
+    """Shut each socket down (waking a thread blocked reading it, which
+    ``close()`` alone would not) and close it."""
+    for sock in sockets:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already shut down or never connected
+        sock.close()
