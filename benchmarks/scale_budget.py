@@ -35,6 +35,13 @@ pool; every cell's instance row names the cell). PostgreSQL's
 ``max_connections`` (100 here) cannot hold the no-budget run's connection
 per cell, so that comparison is reported as not run.
 
+Every workload and floor is run ``ROUNDS`` times, taking turns (all of
+them once, then all again): with 8 threads on 2 cores a single run's
+median swings by several times from one run to the next (the threads'
+turns at the GIL decide it), so each figure is that of its median round,
+with every round's median beside it (``round_medians_us``) and the
+budget checked in every round.
+
 Memory (RSS after touching every SQLite cell, heap and file descriptors
 per evicted cell) is measured in a fresh child process: see
 :mod:`scale_budget_memory`. The cells and the service configuration both
@@ -42,6 +49,8 @@ use are in :mod:`scale_budget_cells`; the latency summary is
 :func:`timing.summary`.
 """
 
+import collections
+import functools
 import json
 import os
 import random
@@ -51,6 +60,8 @@ import threading
 import time
 
 import sqlalchemy as sa
+
+from nova_cells.urls import mask_text
 
 try:
     from benchmarks import scale_budget_cells
@@ -73,6 +84,7 @@ HOT_FRACTION = 0.95
 READS = 2400
 SAMPLE_SECONDS = 0.01
 SERVER_SETTLE_SECONDS = 2.0
+ROUNDS = 3
 GOAL_WORKING_SET_OVER_TWO_CELLS = 1.3
 GOAL_UNIFORM_OVER_BARE = 1.5
 # The routed read's select, for the bare driver (its own parameter style).
@@ -107,28 +119,31 @@ def _settled(count, budget: int, raw: list[int]):
     return sample
 
 
-def _from_threads(call, picks: list[list]) -> tuple[list[float], int]:
-    """Run ``call(pick)`` for each thread's picks; latencies (us) and how
-    many calls returned something false or raised."""
+def _from_threads(call, picks: list[list]) -> tuple[list[float], dict]:
+    """Run ``call(pick)`` for each thread's picks; latencies (us) and the
+    calls that went wrong: ``{'wrong_reads': n, 'errors': {...}}``, a
+    call returning something false counting as ``wrong row`` and one
+    raising under its exception's name and message (passwords masked)."""
     samples: list[float] = []
-    wrong = [0]
+    errors: collections.Counter = collections.Counter()
     lock = threading.Lock()
     start_line = threading.Barrier(len(picks))
 
     def worker(mine):
-        local, bad = [], 0
+        local, bad = [], collections.Counter()
         start_line.wait()
         for pick in mine:
             started = time.perf_counter_ns()
             try:
-                good = call(pick)
-            except Exception:  # counted as a wrong read, never hidden
-                good = False
+                if not call(pick):
+                    bad['wrong row'] += 1
+            except Exception as error:  # counted, named, never hidden
+                bad['%s: %s' % (type(error).__name__, mask_text(
+                    str(error).splitlines()[0][:200]))] += 1
             local.append((time.perf_counter_ns() - started) / 1000.0)
-            bad += not good
         with lock:
             samples.extend(local)
-            wrong[0] += bad
+            errors.update(bad)
 
     threads = [threading.Thread(target=worker, args=(mine,))
                for mine in picks]
@@ -136,7 +151,8 @@ def _from_threads(call, picks: list[list]) -> tuple[list[float], int]:
         thread.start()
     for thread in threads:
         thread.join()
-    return samples, wrong[0]
+    return samples, {'wrong_reads': sum(errors.values()),
+                     'errors': dict(errors)}
 
 
 def _picks(cells: list[dict], hot: int | None, seed: int) -> list[list]:
@@ -190,7 +206,7 @@ def _workload(directory: str, api_url: str, cells: list[dict], budget: int,
             sampler.join()
     stats = registry.connection_stats()
     registry.dispose_all()
-    figures = dict(_summary(samples), wrong_reads=wrong,
+    figures = dict(_summary(samples), **wrong,
                    max_open=max(held.samples), samples=len(held.samples),
                    evictions=stats['evictions'],
                    engines_held_at_end=stats['engines'],
@@ -219,24 +235,63 @@ def _bare_new_connection(cells: list[dict], connect, sql: str) -> dict:
             connection.close()
 
     samples, wrong = _from_threads(one, _picks(cells, None, seed=11))
-    return dict(_summary(samples), wrong_reads=wrong)
+    return dict(_summary(samples), **wrong)
+
+
+def _median_round(rounds: list[dict]) -> dict:
+    """The figures of the round whose median is the median of the rounds'
+    (one round's figures, consistent with each other), with every round's
+    median, and what must hold in every round checked in every round."""
+    ordered = sorted(rounds, key=lambda figures: figures['median_us'])
+    figures = dict(ordered[len(ordered) // 2])
+    figures['round_medians_us'] = [round_['median_us'] for round_ in rounds]
+    figures['wrong_reads'] = sum(round_['wrong_reads'] for round_ in rounds)
+    errors: collections.Counter = collections.Counter()
+    for round_ in rounds:
+        errors.update(round_['errors'])
+    figures['errors'] = dict(errors)
+    if 'max_open' in figures:
+        figures['max_open'] = max(round_['max_open'] for round_ in rounds)
+    if 'within_budget_at_every_sample' in figures:
+        figures['within_budget_at_every_sample'] = all(
+            round_['within_budget_at_every_sample'] for round_ in rounds)
+    return figures
 
 
 def _compare(directory: str, api_urls: dict, cells: list[dict],
              connect, sql: str, server_count=None,
              no_budget: bool = True) -> dict:
-    two = _workload(directory, api_urls[2], cells[:2], BUDGET, None,
-                    server_count)
-    result = {'two_cells': two,
-              'bare_new_connection': _bare_new_connection(cells, connect,
-                                                          sql)}
+    budget_name = 'budget_%d' % BUDGET
+    runs = {
+        ('two_cells',): functools.partial(
+            _workload, directory, api_urls[2], cells[:2], BUDGET, None,
+            server_count),
+        ('bare_new_connection',): functools.partial(
+            _bare_new_connection, cells, connect, sql),
+    }
     for name, hot in (('working_set', HOT_CELLS), ('uniform', None)):
-        result[name] = {'budget_%d' % BUDGET: _workload(
-            directory, api_urls['all'], cells, BUDGET, hot, server_count)}
-        result[name]['no_budget'] = _workload(
-            directory, api_urls['all'], cells, 0, hot) if no_budget else {
-            'skipped': 'one connection per cell touched exceeds the '
-                       "server's max_connections"}
+        runs[name, budget_name] = functools.partial(
+            _workload, directory, api_urls['all'], cells, BUDGET, hot,
+            server_count)
+        if no_budget:
+            runs[name, 'no_budget'] = functools.partial(
+                _workload, directory, api_urls['all'], cells, 0, hot)
+    rounds: dict = {path: [] for path in runs}
+    for _round in range(ROUNDS):
+        for path, measure in runs.items():
+            rounds[path].append(measure())
+    result: dict = {}
+    for path, figures in rounds.items():
+        place = result
+        for step in path[:-1]:
+            place = place.setdefault(step, {})
+        place[path[-1]] = _median_round(figures)
+    two = result['two_cells']
+    if not no_budget:
+        for name in ('working_set', 'uniform'):
+            result[name]['no_budget'] = {
+                'skipped': 'one connection per cell touched exceeds the '
+                           "server's max_connections"}
     working = result['working_set']['budget_%d' % BUDGET]
     uniform = result['uniform']['budget_%d' % BUDGET]
     result['goals'] = {
