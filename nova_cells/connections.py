@@ -36,6 +36,7 @@ from nova_cells import exception
 from nova_cells import urls
 from nova_cells.db import cell_engine
 from nova_cells.db import connection_budget
+from nova_cells.db.sqlalchemy import dialect_hooks
 from nova_cells.db.sqlalchemy import round_trips
 from nova_cells.db.sqlalchemy import sqlite as sqlite_tuning
 
@@ -210,6 +211,7 @@ class ConnectionRegistry:
         facade.append_on_engine_create(tune)
         facade.append_on_engine_create(functools.partial(
             round_trips.tune_engine, pool_pre_ping=pool_pre_ping))
+        facade.append_on_engine_create(dialect_hooks.tune_engine)
         return facade
 
     def context_manager(self, key: str):

@@ -38,7 +38,11 @@ SQLite files have no server to make a round trip to, but the ``BEGIN``
 oslo.db sends before a one-statement read still costs a call into the
 driver: :class:`ReadFactory` marks such a read's connection (a *lone
 read*) on engines that allow it, and the SQLite tuning
-(:mod:`nova_cells.db.sqlalchemy.sqlite`) then sends no ``BEGIN``. Not
+(:mod:`nova_cells.db.sqlalchemy.sqlite`) then sends no ``BEGIN``.
+
+Every hook here runs in the engine's dialect, not as a connection event
+listener, so that SQLAlchemy can skip its per-statement event dispatch
+(:mod:`nova_cells.db.sqlalchemy.dialect_hooks`). Not
 through SQLAlchemy's ``AUTOCOMMIT`` level, whose switch back and forth
 costs more Python than the ``BEGIN`` it saves. In-memory SQLite is left
 as it is.
@@ -47,6 +51,8 @@ as it is.
 import sqlalchemy
 from oslo_db.sqlalchemy import enginefacade
 from sqlalchemy.dialects.mysql import base as mysql_base
+
+from nova_cells.db.sqlalchemy import dialect_hooks
 
 __all__ = [
     'ReadFactory',
@@ -91,15 +97,16 @@ def tune_engine(engine: sqlalchemy.engine.Engine,
 
 def allow_lone_reads(dialect) -> None:
     """Have :class:`ReadFactory` mark the lone reads on the engine of
-    ``dialect`` (one engine's own); its ``begin`` listener must then skip
+    ``dialect`` (one engine's own); its ``BEGIN`` hook must then skip
     the ``BEGIN`` for a connection :func:`is_lone_read` says is one."""
     setattr(dialect, _LONE_READS, True)
 
 
-def is_lone_read(connection: sqlalchemy.engine.Connection) -> bool:
-    """Was ``connection`` checked out for one read outside any
+def is_lone_read(pooled_connection) -> bool:
+    """Was ``pooled_connection`` (the pool's proxy for a DBAPI connection,
+    one per checkout) checked out for one read outside any
     transaction?"""
-    return getattr(connection, _LONE_READ, False)
+    return getattr(pooled_connection, _LONE_READ, False)
 
 
 class ReadFactory(enginefacade._TransactionFactory):
@@ -123,7 +130,9 @@ class ReadFactory(enginefacade._TransactionFactory):
                 connection.close()
                 raise
         elif getattr(connection.dialect, _LONE_READS, False):
-            setattr(connection, _LONE_READ, True)
+            # On this checkout's proxy, which the dialect's BEGIN hook is
+            # handed; the next checkout gets a new one.
+            setattr(connection.connection, _LONE_READ, True)
         return connection
 
 
@@ -194,8 +203,7 @@ def _mysql_autocommit_at_rest(engine: sqlalchemy.engine.Engine) -> None:
                 dialect, dbapi_connection, wanted or default)
         setattr(dbapi_connection, _MYSQL_LEVEL, level)
 
-    def begin_if_needed(_connection, cursor, _statement, _parameters,
-                        _context, _executemany):
+    def begin_if_needed(cursor, _statement):
         dbapi_connection = cursor.connection
         if getattr(dbapi_connection, _MYSQL_LEVEL, None) == _AUTOCOMMIT:
             return
@@ -212,7 +220,7 @@ def _mysql_autocommit_at_rest(engine: sqlalchemy.engine.Engine) -> None:
     sqlalchemy.event.listen(engine.pool, 'connect', ensure_autocommit)
     # oslo.db's connection test opened one before these hooks existed.
     engine.pool.dispose()
-    sqlalchemy.event.listen(engine, 'before_cursor_execute', begin_if_needed)
+    dialect_hooks.before_statement(engine, begin_if_needed)
     # This engine's own dialect instance; nothing else shares it.
     dialect.set_isolation_level = set_isolation_level
     dialect.do_commit = end_if_open(dialect.do_commit)

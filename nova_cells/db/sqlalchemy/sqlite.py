@@ -23,6 +23,7 @@ from sqlalchemy import pool as sa_pool
 from nova_cells import exception
 from nova_cells import urls
 from nova_cells.db.sqlalchemy import compiled_cache
+from nova_cells.db.sqlalchemy import dialect_hooks
 from nova_cells.db.sqlalchemy import round_trips
 
 __all__ = [
@@ -64,33 +65,38 @@ def _on_connect(dbapi_connection, _connection_record,
         cursor.close()
 
 
-def _emit_begin(connection) -> None:
-    """oslo.db's SQLite ``begin`` listener, minus a full SQLAlchemy
-    statement execution for the word BEGIN (a sixth of a routed read).
+def _begin(pooled_connection) -> None:
+    """oslo.db's SQLite ``BEGIN``, sent by the dialect instead of a
+    ``begin`` listener (:mod:`~nova_cells.db.sqlalchemy.dialect_hooks`),
+    and straight to the driver, not as a SQLAlchemy statement.
 
-    oslo.db turns pysqlite's own transaction handling off and emits BEGIN
-    itself; the ``in_transaction`` marker it keeps (and clears on commit
-    and rollback) is kept the same way here. A deferred BEGIN takes no
-    lock, so it has no error for oslo.db to translate.
+    oslo.db turns pysqlite's own transaction handling off and sends BEGIN
+    itself, unless the driver connection is in a transaction already. A
+    deferred BEGIN takes no lock, so it has no error for oslo.db to
+    translate.
 
     A one-statement read on its own (marked by
     :class:`~nova_cells.db.sqlalchemy.round_trips.ReadFactory`) gets no
     BEGIN: SQLite runs a lone SELECT in a read transaction of its own
     anyway, so the BEGIN would only cost one more call into the driver.
     """
-    if ('in_transaction' not in connection.info and
-            not round_trips.is_lone_read(connection)):
-        connection.connection.driver_connection.execute('BEGIN')
-        connection.info['in_transaction'] = True
+    driver_connection = pooled_connection.driver_connection
+    if not (driver_connection.in_transaction or
+            round_trips.is_lone_read(pooled_connection)):
+        driver_connection.execute('BEGIN')
 
 
-def _replace_begin_listener(engine: sqlalchemy.engine.Engine) -> None:
-    # Only ever a swap: were oslo.db's listener renamed, it stays as it is
-    # rather than being doubled (two BEGINs fail).
-    for listener in list(engine.dispatch.begin):
-        if getattr(listener, '__name__', None) == '_sqlite_emit_begin':
-            sqlalchemy.event.remove(engine, 'begin', listener)
-            sqlalchemy.event.listen(engine, 'begin', _emit_begin)
+_OSLO_DB_ENGINES = 'oslo_db.sqlalchemy.engines'
+
+
+def _move_begin(engine: sqlalchemy.engine.Engine) -> None:
+    # Only ever a swap: were oslo.db's listeners renamed, they stay as
+    # they are rather than BEGIN being sent twice (which fails).
+    if dialect_hooks.remove_all_or_none(engine, [
+            ('begin', '_sqlite_emit_begin', _OSLO_DB_ENGINES),
+            ('commit', '_sqlite_end_transaction', _OSLO_DB_ENGINES),
+            ('rollback', '_sqlite_end_transaction', _OSLO_DB_ENGINES)]):
+        dialect_hooks.on_begin(engine, _begin)
 
 
 # Per thread: SQLite file -> the DBAPI connection holding a write
@@ -112,31 +118,27 @@ def _writers() -> dict:
 def _guard_single_writer(engine: sqlalchemy.engine.Engine) -> None:
     path = os.path.realpath(engine.url.database)
 
-    def before_cursor_execute(connection, _cursor, statement, *_args):
+    def before_statement(cursor, statement: str) -> None:
         if not statement.lstrip()[:7].upper().startswith(_WRITE_VERBS):
             return
         writers = _writers()
-        dbapi_connection = connection.connection.dbapi_connection
+        dbapi_connection = cursor.connection
         holder = writers.get(path)
         if holder is None:
             writers[path] = dbapi_connection
         elif holder is not dbapi_connection:
             raise exception.SQLiteNestedWrite(path=path)
 
-    def ended(connection) -> None:
-        _release(connection.connection.dbapi_connection)
-
-    def _release(dbapi_connection, *_args) -> None:
+    def release(connection, *_args) -> None:
+        dbapi_connection = dialect_hooks.dbapi_connection_of(connection)
         writers = _writers()
         if writers.get(path) is dbapi_connection:
             del writers[path]
 
-    sqlalchemy.event.listen(engine, 'before_cursor_execute',
-                            before_cursor_execute)
-    sqlalchemy.event.listen(engine, 'commit', ended)
-    sqlalchemy.event.listen(engine, 'rollback', ended)
+    dialect_hooks.before_statement(engine, before_statement)
+    dialect_hooks.on_transaction_end(engine, release)
     # A connection handed back without either (reset by the pool).
-    sqlalchemy.event.listen(engine.pool, 'checkin', _release)
+    sqlalchemy.event.listen(engine.pool, 'checkin', release)
 
 
 def _or_default(value, default):
@@ -159,7 +161,7 @@ def tune_engine(engine: sqlalchemy.engine.Engine,
     sqlalchemy.event.listen(old_pool, 'connect', functools.partial(
         _on_connect,
         busy_timeout_ms=_or_default(busy_timeout_ms, BUSY_TIMEOUT_MS)))
-    _replace_begin_listener(engine)
+    _move_begin(engine)
     round_trips.allow_lone_reads(engine.dialect)
     if isinstance(old_pool, sa_pool.NullPool):
         engine.pool = sa_pool.QueuePool(
